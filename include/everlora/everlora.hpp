@@ -1,0 +1,10 @@
+// everlora — everything in one include:
+//   #include <everlora/everlora.hpp>
+// Convenient, and the slowest to compile: include a folder's umbrella (e.g. <everlora/core.hpp>)
+// or single headers where compile time matters.
+#ifndef EVERLORA_EVERLORA_HPP
+#define EVERLORA_EVERLORA_HPP
+
+#include "everlora/core.hpp"
+
+#endif  // EVERLORA_EVERLORA_HPP

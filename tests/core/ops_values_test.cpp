@@ -1,0 +1,109 @@
+// Values of ops on cases worked out by hand, and properties the golden files do not cover:
+// numerical stability, the ignore index, dropout's statistics and the KV-cache decode path.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "everlora/core.hpp"
+
+using namespace everlora;
+
+TEMPLATE_TEST_CASE("matmul variants agree with a hand-computed product", "[core][ops]", float, double) {
+  using T = TestType;
+  auto a = Tensor<T>::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});
+  auto b = Tensor<T>::from_vector({3, 2}, {7, 8, 9, 10, 11, 12});
+  CHECK(matmul(a, b).to_vector() == std::vector<T>{58, 64, 139, 154});
+  auto bt = transpose(b, 0, 1);
+  CHECK(matmul_nt(a, bt).to_vector() == std::vector<T>{58, 64, 139, 154});
+  auto at = transpose(a, 0, 1);
+  CHECK(matmul_tn(at, b).to_vector() == std::vector<T>{58, 64, 139, 154});
+}
+
+TEMPLATE_TEST_CASE("softmax and cross-entropy stay finite for huge logits", "[core][ops]", float, double) {
+  using T = TestType;
+  auto z = Tensor<T>::from_vector({1, 3}, {T(1000), T(0), T(-1000)});
+  auto p = softmax(z);
+  CHECK(p[0] == Approx(1.0));
+  CHECK(std::isfinite(static_cast<double>(log_softmax(z)[2])));
+  CHECK(cross_entropy(z, {0}).item() == Approx(0.0).margin(1e-6));
+  CHECK(cross_entropy(z, {1}).item() == Approx(1000.0));
+}
+
+TEST_CASE("cross-entropy averages only the rows that are not ignored", "[core][ops]") {
+  auto z = Tensor<double>::from_vector({3, 2}, {0, 0, 5, -5, 0, 0}).requires_grad_();
+  auto loss = cross_entropy(z, {0, kIgnoreIndex, 1});
+  CHECK(loss.item() == Approx(std::log(2.0)));
+  loss.backward();
+  CHECK(z.grad()[2] == 0.0);  // the ignored row gets no gradient
+  CHECK(z.grad()[3] == 0.0);
+  CHECK(z.grad()[0] == Approx(-0.25));  // (0.5 − 1) / 2 rows
+  auto all_ignored = cross_entropy(z, {kIgnoreIndex, kIgnoreIndex, kIgnoreIndex});
+  CHECK(all_ignored.item() == 0.0);
+}
+
+TEST_CASE("layer norm output has zero mean and unit variance per row", "[core][ops]") {
+  Rng rng(3);
+  auto x = Tensor<double>::normal({4, 64}, rng, 3.0, 5.0);
+  auto y = layer_norm(x, Tensor<double>::ones({64}), Tensor<double>::zeros({64}));
+  for (Index r = 0; r < 4; ++r) {
+    auto row = y.matrix().row(r).array();
+    CHECK(row.mean() == Approx(0.0).margin(1e-12));
+    CHECK((row.square().mean()) == Approx(1.0).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("dropout keeps 1-p of the elements, scaled, and is reproducible", "[core][ops]") {
+  auto x = Tensor<float>::ones({100000});
+  Rng rng_a(5), rng_b(5);
+  auto a = dropout(x, 0.25, rng_a);
+  auto b = dropout(x, 0.25, rng_b);
+  CHECK(a.to_vector() == b.to_vector());
+  Index kept = 0;
+  for (Index i = 0; i < a.numel(); ++i) {
+    REQUIRE((a[i] == 0.0f || a[i] == Approx(1.0f / 0.75f)));
+    kept += a[i] != 0.0f;
+  }
+  CHECK(static_cast<double>(kept) / 100000.0 == Approx(0.75).margin(0.01));
+  CHECK(a.vec().mean() == Approx(1.0).margin(0.02));
+  CHECK(dropout(x, 0.0, rng_a).data() == x.data());  // p = 0 is the identity
+}
+
+TEST_CASE("pooling respects the mask", "[core][ops]") {
+  auto x = Tensor<float>::from_vector({1, 3, 2}, {1, 10, 2, 20, 100, 300});
+  auto mask = Tensor<float>::from_vector({1, 3}, {1, 1, 0});
+  CHECK(mean_pool(x, mask).to_vector() == std::vector<float>{1.5f, 15.0f});
+  CHECK(max_pool(x, mask).to_vector() == std::vector<float>{2.0f, 20.0f});
+}
+
+TEMPLATE_TEST_CASE("decoding one query over a KV cache equals the last row of full attention",
+                   "[core][ops][attention]", float, double) {
+  using T = TestType;
+  Rng rng(9);
+  auto q = Tensor<T>::normal({2, 6, 8}, rng, 0, 1);
+  auto k = Tensor<T>::normal({2, 6, 8}, rng, 0, 1);
+  auto v = Tensor<T>::normal({2, 6, 8}, rng, 0, 1);
+  auto full = causal_attention(q, k, v, 2);
+  auto step = causal_attention(slice(q, 1, 5, 6), k, v, 2);
+  auto last = slice(full, 1, 5, 6);
+  for (Index i = 0; i < step.numel(); ++i) CHECK(step[i] == Approx(last[i]).margin(1e-5));
+  // The first query sees only the first key: its output is v's first row.
+  for (Index c = 0; c < 8; ++c) CHECK(full[c] == Approx(v[c]).margin(1e-6));
+}
+
+TEST_CASE("the fused attention equals the composition of its primitive ops", "[core][ops][attention]") {
+  Rng rng(10);
+  const Index B = 2, L = 4, C = 6, H = 3, hd = 2;
+  auto q = Tensor<double>::normal({B, L, C}, rng, 0, 1);
+  auto k = Tensor<double>::normal({B, L, C}, rng, 0, 1);
+  auto v = Tensor<double>::normal({B, L, C}, rng, 0, 1);
+  auto heads = [&](const Tensor<double>& t) { return transpose(reshape(t, {B, L, H, hd}), 1, 2); };
+  auto scores = matmul_nt(heads(q), heads(k)) * (1.0 / std::sqrt(double(hd)));
+  for (Index i = 0; i < scores.numel(); ++i) {  // causal mask: key j > query i
+    const Index row = (i / L) % L, col = i % L;
+    if (col > row) scores[i] = -std::numeric_limits<double>::infinity();
+  }
+  auto reference = reshape(transpose(matmul(softmax(scores), heads(v)), 1, 2), {B, L, C});
+  auto fused = causal_attention(q, k, v, int(H));
+  for (Index i = 0; i < fused.numel(); ++i) CHECK(fused[i] == Approx(reference[i]).margin(1e-12));
+}
