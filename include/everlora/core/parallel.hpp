@@ -5,7 +5,7 @@
 #ifndef EVERLORA_CORE_PARALLEL_HPP
 #define EVERLORA_CORE_PARALLEL_HPP
 
-#include <Eigen/Core>
+#include "everlora/core/detail/eigen.hpp"
 #include <algorithm>
 
 #include "everlora/config.hpp"

@@ -9,7 +9,7 @@
 #ifndef EVERLORA_CORE_TENSOR_HPP
 #define EVERLORA_CORE_TENSOR_HPP
 
-#include <Eigen/Core>
+#include "everlora/core/detail/eigen.hpp"
 #include <algorithm>
 #include <functional>
 #include <memory>

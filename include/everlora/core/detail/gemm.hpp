@@ -5,7 +5,7 @@
 #ifndef EVERLORA_CORE_DETAIL_GEMM_HPP
 #define EVERLORA_CORE_DETAIL_GEMM_HPP
 
-#include <Eigen/Core>
+#include "everlora/core/detail/eigen.hpp"
 
 #include "everlora/config.hpp"
 

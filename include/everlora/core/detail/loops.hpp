@@ -4,7 +4,7 @@
 #ifndef EVERLORA_CORE_DETAIL_LOOPS_HPP
 #define EVERLORA_CORE_DETAIL_LOOPS_HPP
 
-#include <Eigen/Core>
+#include "everlora/core/detail/eigen.hpp"
 #include <vector>
 
 #include "everlora/config.hpp"
