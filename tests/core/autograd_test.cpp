@@ -98,7 +98,7 @@ TEST_CASE("backward on a non-scalar needs a seed of the same shape", "[core][aut
   CHECK(x.grad().to_vector() == std::vector<double>{2, 0, 0, 2});
 }
 
-TEST_CASE("only leaves can be marked as requiring grad; detach leaves the graph", "[core][autograd]") {
+TEST_CASE("only leaves can be marked as requiring grad, and detach leaves the graph", "[core][autograd]") {
   auto x = Tensor<float>::ones({2}).requires_grad_();
   auto y = x * 2.0f;
   CHECK_FALSE(y.is_leaf());

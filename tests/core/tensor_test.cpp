@@ -64,7 +64,7 @@ TEST_CASE("from_vector and item name the mismatch", "[core][tensor][errors]") {
   CHECK_THROWS_AS(Tensor<float>().shape(), Error);
 }
 
-TEST_CASE("copies share storage; clone copies values; reshape is a view", "[core][tensor]") {
+TEST_CASE("copies share storage, clone copies values, reshape is a view", "[core][tensor]") {
   auto a = Tensor<float>::from_vector({2, 2}, {1, 2, 3, 4});
   auto alias = a;
   alias[0] = 10;

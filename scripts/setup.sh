@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages everlora needs to build and test. Idempotent and quiet: prints
+# nothing when everything is already installed; otherwise installs only what is missing.
+# Set EVERLORA_SKIP_SETUP=1 to skip it (e.g. on a non-Debian system with the dependencies).
+set -euo pipefail
+
+# One package per entry; later issues append here.
+PACKAGES=(
+  cmake
+  g++
+  make
+  libeigen3-dev
+  catch2
+  nlohmann-json3-dev
+  libcli11-dev
+  zlib1g-dev
+)
+
+if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then
+  exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "setup.sh: dpkg-query not found (not Debian/Ubuntu?); install these yourself: ${PACKAGES[*]}" >&2
+  exit 0
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "setup.sh: installing ${missing[*]}" >&2
+if [[ "$(id -u)" -eq 0 ]]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "setup.sh: missing packages (${missing[*]}) and not root, and sudo is not available." >&2
+  echo "          Install them as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
