@@ -12,6 +12,7 @@
 #include "everlora/core/parallel.hpp"
 #include "everlora/core/tensor.hpp"
 #include "everlora/core/autograd.hpp"
+#include "everlora/core/state_dict.hpp"
 #include "everlora/core/ops/matmul.hpp"
 #include "everlora/core/ops/elementwise.hpp"
 #include "everlora/core/ops/activations.hpp"
