@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libcli11-dev
   zlib1g-dev
+  fortunes        # text corpus: examples/02_pretrain_gpt (/usr/share/games/fortunes)
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then

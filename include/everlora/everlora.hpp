@@ -6,5 +6,11 @@
 #define EVERLORA_EVERLORA_HPP
 
 #include "everlora/core.hpp"
+#include "everlora/nn.hpp"
+#include "everlora/optim.hpp"
+#include "everlora/data.hpp"
+#include "everlora/io.hpp"
+#include "everlora/adapters.hpp"
+#include "everlora/util.hpp"
 
 #endif  // EVERLORA_EVERLORA_HPP

@@ -4,7 +4,9 @@
 #define EVERLORA_CORE_OPS_ACTIVATIONS_HPP
 
 #include <cmath>
+#include <memory>
 
+#include "everlora/core/detail/loops.hpp"
 #include "everlora/core/ops/elementwise.hpp"
 
 namespace everlora {
@@ -24,17 +26,35 @@ Tensor<T> relu(const Tensor<T>& x) {
 }
 
 /// GELU, tanh approximation (GPT-2): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+/// Vectorised with Eigen's tanh; tanh is kept for backward:
+///   dy/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)
 template <class T>
 Tensor<T> gelu(const Tensor<T>& x) {
-  constexpr T kC = T(0.7978845608028654);  // √(2/π)
-  constexpr T kA = T(0.044715);
-  return detail::unary_op(
-      x, "gelu",
-      [](T v) { return T(0.5) * v * (T(1) + std::tanh(kC * (v + kA * v * v * v))); },
-      [](T v, T) {
-        const T t = std::tanh(kC * (v + kA * v * v * v));
-        return T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * kC * (T(1) + T(3) * kA * v * v);
+  static constexpr T kC = T(0.7978845608028654);  // √(2/π)
+  static constexpr T kA = T(0.044715);
+  const Index n = x.numel();
+  const bool record = detail::needs_grad(x);
+  auto tanh_inner = record ? std::make_shared<detail::Buffer<T>>(n) : nullptr;
+  Tensor<T> y = Tensor<T>::empty(x.shape());
+  parallel_for(n, 8192, [&](Index i0, Index i1) {
+    auto v = detail::ConstVecMap<T>(x.data() + i0, i1 - i0).array();
+    auto out = detail::VecMap<T>(y.data() + i0, i1 - i0).array();
+    out = (kC * (v + kA * v.cube())).tanh();  // t, then y = 0.5·x·(1 + t)
+    if (record) detail::VecMap<T>(tanh_inner->data() + i0, i1 - i0) = out.matrix();
+    out = T(0.5) * v * (T(1) + out);
+  });
+  if (record)
+    detail::record(y, "gelu", {x}, [x, tanh_inner, n](const T* dy) {
+      T* gx = detail::grad_ptr(x);
+      parallel_for(n, 8192, [&](Index i0, Index i1) {
+        auto v = detail::ConstVecMap<T>(x.data() + i0, i1 - i0).array();
+        auto t = detail::ConstVecMap<T>(tanh_inner->data() + i0, i1 - i0).array();
+        detail::VecMap<T>(gx + i0, i1 - i0).array() +=
+            detail::ConstVecMap<T>(dy + i0, i1 - i0).array() *
+            (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t.square()) * kC * (T(1) + T(3) * kA * v.square()));
       });
+    });
+  return y;
 }
 
 /// SiLU (swish): x·σ(x).

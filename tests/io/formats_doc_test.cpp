@@ -1,0 +1,58 @@
+// The snippets of docs/formats.md, compiled and run (STYLE.md: every doc snippet is compiled).
+// Keep each block here identical to the one on the page.
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "everlora/io.hpp"
+#include "everlora/nn/linear.hpp"
+#include "io/io_support.hpp"
+
+TEST_CASE("The safetensors snippet of docs/formats.md runs", "[io][docs]") {
+  everlora_test::TempDir dir;
+  const std::string path = dir.file("tensors.safetensors");
+  everlora::Rng rng(0);
+  // ---- docs/formats.md: safetensors ----
+  everlora::StateDict<float> tensors;
+  tensors.emplace("encoder.weight", everlora::Tensor<float>::normal({4, 3}, rng, 0.0f, 0.02f));
+  tensors.emplace("encoder.bias", everlora::Tensor<float>::zeros({4}));
+  everlora::save_safetensors(path, tensors, {{"note", "two tensors"}});
+
+  auto file = everlora::load_safetensors<float>(path);
+  const auto& w = file.tensors.at("encoder.weight");   // [4, 3]
+  const std::string& note = file.metadata.at("note");  // "two tensors"
+  // ----
+  CHECK(w.shape() == everlora::Shape{4, 3});
+  CHECK(note == "two tensors");
+}
+
+TEST_CASE("The module snippet of docs/formats.md runs", "[io][docs]") {
+  everlora_test::TempDir dir;
+  const std::string path = dir.file("layer.safetensors");
+  everlora::Rng rng(0);
+  // ---- docs/formats.md: module save and load ----
+  everlora::Linear<float> layer(3, 2, /*bias=*/true, rng);
+  everlora::save_module(layer, path, {{"step", "100"}});
+
+  everlora::Linear<float> copy(3, 2, /*bias=*/true, rng);
+  everlora::load_module(copy, path);  // copy.forward(x) now equals layer.forward(x)
+  // ----
+  const auto x = everlora::Tensor<float>::ones({1, 3});
+  CHECK(copy.forward(x).to_vector() == layer.forward(x).to_vector());
+}
+
+TEST_CASE("The atomic-write snippet of docs/formats.md runs", "[io][docs]") {
+  everlora_test::TempDir dir;
+  const std::string path = dir.file("out.bin");
+  const std::vector<float> values = {1.0f, 2.0f};
+  // ---- docs/formats.md: atomic writes ----
+  everlora::write_file_atomically(path, "bytes");        // from a string
+  everlora::write_file_atomically(path, [&](everlora::FileWriter& w) {
+    w.write("header");                                   // streamed to the temporary file
+    w.write(values.data(), values.size() * sizeof(float));
+  });
+  std::string back = everlora::read_file(path);          // Error(io) naming the path on failure
+  // ----
+  CHECK(back.size() == 6 + 2 * sizeof(float));
+  CHECK(back.substr(0, 6) == "header");
+}

@@ -1,0 +1,53 @@
+// GPT checkpoints: weights plus the config in the safetensors metadata rebuild the same model.
+#include <catch2/catch.hpp>
+
+#include "everlora/io/gpt_checkpoint.hpp"
+#include "io_support.hpp"
+
+using namespace everlora;
+
+TEST_CASE("save_gpt then load_gpt rebuilds a model with identical outputs", "[io][gpt]") {
+  everlora_test::TempDir dir;
+  GPTConfig config;
+  config.vocab_size = 20;
+  config.context = 12;
+  config.d_model = 8;
+  config.n_layers = 2;
+  config.n_heads = 2;
+  config.seed = 5;
+  GPT<float> model(config);
+  const std::string path = dir.file("gpt.safetensors");
+  save_gpt(model, path, {{"step", "42"}});
+  const auto loaded = load_gpt<float>(path);
+  CHECK(loaded->config().n_layers == 2);
+  CHECK(loaded->config().seed == 5);
+  NoGrad no_graph;
+  const std::vector<std::int32_t> ids = {1, 5, 9, 3};
+  CHECK(loaded->forward(ids, 1, 4).to_vector() == model.forward(ids, 1, 4).to_vector());
+  CHECK(load_safetensors<float>(path).metadata.at("step") == "42");
+}
+
+TEST_CASE("load_gpt refuses files without a config or with weights that do not fit", "[io][gpt][errors]") {
+  everlora_test::TempDir dir;
+  Rng rng(1);
+  Linear<float> layer(3, 2, true, rng);
+  save_module(layer, dir.file("linear.safetensors"));
+  everlora_test::require_error([&] { load_gpt<float>(dir.file("linear.safetensors")); },
+                               ErrorKind::format, {"linear.safetensors", "everlora.gpt_config"});
+  GPTConfig config;
+  config.vocab_size = 10;
+  config.context = 4;
+  config.d_model = 4;
+  config.n_layers = 1;
+  config.n_heads = 1;
+  GPT<float> model(config);
+  StateDict<float> state = model.state_dict();
+  state.erase("head.weight");
+  save_safetensors(dir.file("partial.safetensors"), state,
+                   {{kGptConfigKey, gpt_config_to_json(config)}});
+  everlora_test::require_error([&] { load_gpt<float>(dir.file("partial.safetensors")); },
+                               ErrorKind::format, {"partial.safetensors", "head.weight"});
+  save_safetensors(dir.file("badconfig.safetensors"), state, {{kGptConfigKey, "{\"d_model\": 4}"}});
+  everlora_test::require_error([&] { load_gpt<float>(dir.file("badconfig.safetensors")); },
+                               ErrorKind::format, {"badconfig.safetensors", "vocab_size"});
+}
