@@ -27,6 +27,20 @@ class Linear : public Module<T> {
     if (bias) this->register_parameter("bias", bias_, Tensor<T>::uniform({out_}, rng, -bound, bound));
   }
 
+  /// Adopts existing tensors (sharing storage): W [out, in] and b [out] or an undefined tensor.
+  Linear(Tensor<T> weight, Tensor<T> bias) : in_(weight.rank() == 2 ? weight.dim(1) : 0), out_(weight.rank() == 2 ? weight.dim(0) : 0) {
+    if (weight.rank() != 2 || (bias.defined() && bias.shape() != Shape{out_}))
+      throw Error(ErrorKind::shape, "Linear: weight " + weight.shape().str() + " must be [out, in]" +
+                                        (bias.defined() ? " and bias " + bias.shape().str() + " [out]" : ""));
+    const bool w_grad = weight.requires_grad(), b_grad = bias.defined() && bias.requires_grad();
+    this->register_parameter("weight", weight_, std::move(weight));
+    weight_.requires_grad_(w_grad);
+    if (bias.defined()) {
+      this->register_parameter("bias", bias_, std::move(bias));
+      bias_.requires_grad_(b_grad);
+    }
+  }
+
   const char* type_name() const override { return "Linear"; }
 
   /// x [.., in] → [.., out].

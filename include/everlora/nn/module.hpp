@@ -176,6 +176,10 @@ class Module {
                          }});
     return slot;
   }
+  /// Removes the direct child `name` (e.g. an expert merged away).
+  void unregister_child(const std::string& name) {
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(child_index(name)));
+  }
   /// Registers an element of a list of children (ModuleList); `assign` stores a replacement.
   void register_child(const std::string& name, std::shared_ptr<Module> module,
                       std::function<void(const std::shared_ptr<Module>&)> assign) {

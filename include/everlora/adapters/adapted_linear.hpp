@@ -1,0 +1,123 @@
+// everlora — AdaptedLinear: a frozen base Linear plus a bank of LoRA experts, mixed by a combiner,
+// each passed through a gate (ARCHITECTURE.md's gate × combiner seam).
+//   y = x·W0ᵀ + b + Σ_e c_e(x) · s_e · gate(B_e·A_e)·x̃     (x̃ = dropout(x) for the adapters)
+// It is a Linear (same `weight` and `bias` names), so it takes a Linear's place by name and the
+// base weights keep their paths; experts live at <layer>.experts.<name>.lora_A / .lora_B.
+// With the Identity gate the fused low-rank op runs (ΔW is never formed); another gate needs the
+// dense update and a constant (mergeable) combiner.
+#ifndef EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
+#define EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "everlora/adapters/combiners/sum.hpp"
+#include "everlora/adapters/expert_bank.hpp"
+#include "everlora/adapters/gates.hpp"
+#include "everlora/adapters/lora_linear_op.hpp"
+#include "everlora/core/ops/dropout.hpp"
+#include "everlora/core/ops/matmul.hpp"
+#include "everlora/nn/linear.hpp"
+
+namespace everlora {
+
+template <class T>
+class AdaptedLinear : public Linear<T> {
+ public:
+  /// Wraps `base` (sharing its weight and bias), which becomes frozen.
+  explicit AdaptedLinear(Linear<T>& base, std::uint64_t dropout_seed = 0)
+      : Linear<T>(base.weight(), base.has_bias() ? base.bias() : Tensor<T>()), dropout_rng_(dropout_seed) {
+    this->weight().requires_grad_(false);
+    if (this->has_bias()) this->bias().requires_grad_(false);
+    this->register_module("experts", bank_, std::make_shared<ExpertBank<T>>());
+    this->register_module("combiner", combiner_, std::shared_ptr<Combiner<T>>(std::make_shared<Sum<T>>()));
+    this->register_module("gate", gate_, std::shared_ptr<Gate<T>>(std::make_shared<Identity<T>>()));
+  }
+  const char* type_name() const override { return "AdaptedLinear"; }
+
+  /// Adds an expert of config's shape and init; the layer's adapter dropout becomes config.dropout.
+  LoraExpert<T>& add_expert(const std::string& name, const LoraConfig& config, Rng& rng) {
+    if (merged_) throw Error(ErrorKind::config, "AdaptedLinear: unmerge() before adding experts");
+    dropout_p_ = config.dropout;
+    return bank_->add(name, this->in_features(), this->out_features(), config, rng);
+  }
+  ExpertBank<T>& experts() { return *bank_; }
+  Combiner<T>& combiner() { return *combiner_; }
+  Gate<T>& gate() { return *gate_; }
+  void set_combiner(std::shared_ptr<Combiner<T>> c) { this->replace_child("combiner", std::move(c)); }
+  void set_gate(std::shared_ptr<Gate<T>> g) { this->replace_child("gate", std::move(g)); }
+  /// The generator of the adapters' dropout masks (to save, restore or reseed it).
+  Rng& dropout_rng() { return dropout_rng_; }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    if (merged_ || bank_->size() == 0) return Linear<T>::forward(x);
+    if (x.rank() < 1 || x.shape().last() != this->in_features())
+      throw Error(ErrorKind::shape, "AdaptedLinear(" + std::to_string(this->in_features()) + " -> " +
+                                        std::to_string(this->out_features()) + "): input " +
+                                        x.shape().str() + " does not end in " + std::to_string(this->in_features()));
+    const Tensor<T> x_adapter = this->training() && dropout_p_ > 0 ? dropout(x, dropout_p_, dropout_rng_) : x;
+    if (!gate_->is_identity()) return dense_forward(x, x_adapter);
+    std::vector<Tensor<T>> as, bs;
+    std::vector<T> scales;
+    for (std::size_t e = 0; e < bank_->size(); ++e) {
+      as.push_back((*bank_)[e].a());
+      bs.push_back((*bank_)[e].b());
+      scales.push_back((*bank_)[e].scale());
+    }
+    const Tensor<T> coef = combiner_->weights(x, static_cast<Index>(bank_->size()));
+    return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef);
+  }
+
+  /// The gated dense update of expert e: gate(B_e·A_e) [out, in] (without the scale).
+  Tensor<T> delta_weight(std::size_t e) { return gate_->apply(matmul((*bank_)[e].b(), (*bank_)[e].a())); }
+
+  /// Folds every expert into W0 (W0 += Σ_e s_e·gate(B_e·A_e)); forward then runs the base alone.
+  /// Exact up to float rounding; needs a mergeable combiner.
+  void merge() { fold(+1, nullptr); merged_ = true; }
+  /// Undoes merge() (W0 −= the same sum), up to float rounding.
+  void unmerge() {
+    if (!merged_) throw Error(ErrorKind::config, "AdaptedLinear: unmerge() without merge()");
+    fold(-1, nullptr);
+    merged_ = false;
+  }
+  /// Folds one expert into W0 and removes it from the bank (IncLoRA's finished experts).
+  void merge_expert(const std::string& name) {
+    fold(+1, &name);
+    bank_->remove(name);
+  }
+  bool merged() const { return merged_; }
+
+ private:
+  void fold(int sign, const std::string* only) {
+    if (!combiner_->mergeable())
+      throw Error(ErrorKind::config, std::string("AdaptedLinear: the ") + combiner_->type_name() +
+                                         " combiner's weights depend on the input: its experts cannot be merged");
+    NoGrad no_graph;
+    for (std::size_t e = 0; e < bank_->size(); ++e) {
+      if (only && bank_->names()[e] != *only) continue;
+      this->weight().vec() += (static_cast<T>(sign) * (*bank_)[e].scale()) * delta_weight(e).vec();
+    }
+  }
+
+  Tensor<T> dense_forward(const Tensor<T>& x, const Tensor<T>& x_adapter) {
+    if (!combiner_->mergeable())
+      throw Error(ErrorKind::config, std::string("AdaptedLinear: the ") + gate_->type_name() + " gate needs a constant combiner, not " +
+                                         combiner_->type_name());
+    Tensor<T> y = Linear<T>::forward(x);
+    for (std::size_t e = 0; e < bank_->size(); ++e)
+      y = y + matmul_nt(x_adapter, delta_weight(e) * (*bank_)[e].scale());
+    return y;
+  }
+
+  std::shared_ptr<ExpertBank<T>> bank_;
+  std::shared_ptr<Combiner<T>> combiner_;
+  std::shared_ptr<Gate<T>> gate_;
+  double dropout_p_ = 0.0;
+  Rng dropout_rng_;
+  bool merged_ = false;
+};
+
+}  // namespace everlora
+
+#endif  // EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
