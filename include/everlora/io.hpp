@@ -1,4 +1,5 @@
-// everlora — files: atomic writes, safetensors tensors and module save/load.
+// everlora — files: atomic writes, safetensors tensors, module save/load, GPT checkpoints and
+// PEFT adapter directories.
 //   #include <everlora/io.hpp>
 #ifndef EVERLORA_IO_HPP
 #define EVERLORA_IO_HPP
@@ -8,5 +9,7 @@
 #include "everlora/io/atomic_file.hpp"
 #include "everlora/io/safetensors.hpp"
 #include "everlora/io/gpt_checkpoint.hpp"
+#include "everlora/io/peft_name_map.hpp"
+#include "everlora/io/peft_adapter.hpp"
 
 #endif  // EVERLORA_IO_HPP

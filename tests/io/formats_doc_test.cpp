@@ -56,3 +56,39 @@ TEST_CASE("The atomic-write snippet of docs/formats.md runs", "[io][docs]") {
   CHECK(back.size() == 6 + 2 * sizeof(float));
   CHECK(back.substr(0, 6) == "header");
 }
+
+TEST_CASE("The PEFT snippets of docs/formats.md run", "[io][docs][peft]") {
+  everlora_test::TempDir tmp;
+  const std::string dir = tmp.file("adapter");
+  const std::string hf_dir = tmp.file("adapter_hf");
+  everlora::GPTConfig gpt;
+  gpt.vocab_size = 16;
+  gpt.context = 8;
+  gpt.d_model = 8;
+  gpt.n_layers = 2;
+  gpt.n_heads = 2;
+  everlora::GPT<float> model(gpt);
+  // ---- docs/formats.md: PEFT save and load ----
+  everlora::LoraConfig config;
+  config.r = 8;
+  config.alpha = 16;
+  config.target_modules = {"q", "v"};
+  everlora::attach(model, config);                   // expert "default" on every attn.q and attn.v
+  // ... train model.trainable_parameters() ...
+  everlora::save_peft_adapter(model, dir);           // dir/adapter_config.json, adapter_model.safetensors
+
+  everlora::GPT<float> fresh(model.config());
+  everlora::load_peft_adapter(fresh, dir);           // attaches "default", copies A and B in
+  // ----
+  // ---- docs/formats.md: PEFT name map ----
+  everlora::PeftNameMap names;
+  names.prefix("blocks", "transformer.h")            // blocks.0.attn.q → transformer.h.0.attn.q_proj
+      .suffix("attn.q", "attn.q_proj")
+      .suffix("attn.v", "attn.v_proj");
+  everlora::save_peft_adapter(model, hf_dir, "default", names);
+  everlora::load_peft_adapter(fresh, hf_dir, "default", names);  // the same map reads it back
+  // ----
+  CHECK(everlora::adapted_layers<float>(fresh).size() == 4);
+  CHECK(everlora::load_safetensors<float>(hf_dir + "/adapter_model.safetensors")
+            .tensors.count("base_model.model.transformer.h.1.attn.v_proj.lora_B.weight") == 1);
+}

@@ -1,0 +1,141 @@
+// lora_step — the reference LoRA workload of BENCHMARKS.md, the same as
+// shared/bench/torch_lora_ref.py: a GPT (vocab 256, d_model 512, 4 layers, 8 heads, sequence 128,
+// batch 8 = 1024 tokens a step), base frozen, LoRA r = 8, α = 16 on q, k, v, o, fc1, fc2.
+//   train  forward + cross-entropy + backward + AdamW on the LoRA parameters only
+//   infer  forward only
+//   mix K  K experts per adapted linear (K−1 frozen, from "earlier tasks"), mixed per token by
+//          w = softmax((x·Wqᵀ)·keysᵀ/√16) as the reference's mixture; the newest expert and the
+//          mixer train
+// One JSON line per mode with the reference's keys; FLOPs counted with its formula.
+//   build/benchmarks/lora_step [train|infer|mix|all] [--k K] [--quick] [--repeats N] [--threads N]
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "bench_common.hpp"
+#include "everlora/adapters.hpp"
+#include "everlora/optim.hpp"
+
+namespace {
+
+using namespace everlora;
+
+/// The reference's token mixer: w = softmax((x·Wqᵀ)·keysᵀ / √dk) for every row of x.
+class TokenMixer : public Combiner<float> {
+ public:
+  TokenMixer(Index in, Index experts, Index dk, Rng& rng) : dk_(dk) {
+    register_parameter("wq", wq_, Tensor<float>::normal({dk, in}, rng, 0.0f, 1.0f / std::sqrt(float(in))));
+    register_parameter("keys", keys_, Tensor<float>::normal({experts, dk}, rng, 0.0f, 1.0f));
+  }
+  const char* type_name() const override { return "TokenMixer"; }
+  bool mergeable() const override { return false; }
+  Tensor<float> weights(const Tensor<float>& x, Index) override {
+    const Tensor<float> rows = reshape(x, {x.shape().rows(), x.shape().last()});
+    return softmax(matmul_nt(matmul_nt(rows, wq_), keys_) * (1.0f / std::sqrt(float(dk_))));
+  }
+
+ private:
+  Index dk_;
+  Tensor<float> wq_, keys_;
+};
+
+struct Workload {
+  Index batch = 8, seq = 128, d = 512, layers = 4, heads = 8, rank = 8;
+  double alpha = 16;
+};
+
+/// Matmul FLOPs of one step, exactly as torch_lora_ref.py's step_flops.
+double step_flops(const Workload& w, const std::string& mode, Index k) {
+  const double T = double(w.batch * w.seq), d = double(w.d), f = 4 * d, V = 256, S = double(w.seq), r = double(w.rank);
+  const double lin_io = 4 * d * d + 2 * d * f, lin_sum = 4 * (d + d) + (d + f) + (f + d);
+  const double base = 2 * T * (double(w.layers) * lin_io + d * V);
+  const double lora1 = 2 * T * double(w.layers) * r * lin_sum;
+  const double attn = double(w.layers) * 2 * (2 * double(w.batch) * S * S * d);
+  const double in_sum = 4 * d + d + f;
+  const double mixer = k > 1 ? 2 * T * double(w.layers) * (in_sum * 16 + 6 * 16 * double(k)) : 0;
+  const double fwd = base + double(k) * lora1 + attn + mixer;
+  const double bwd = base + 2 * attn + 2 * lora1 + double(k - 1) * lora1 + 2 * mixer;
+  return mode == "infer" ? fwd : fwd + bwd;
+}
+
+void run(const std::string& mode, Index k, const Workload& w, const bench::Args& args) {
+  GPTConfig config;
+  config.vocab_size = 256;
+  config.context = w.seq;
+  config.d_model = w.d;
+  config.n_layers = int(w.layers);
+  config.n_heads = int(w.heads);
+  GPT<float> model(config);
+  LoraConfig lora;
+  lora.r = w.rank;
+  lora.alpha = w.alpha;
+  lora.target_modules = {"q", "k", "v", "o", "fc1", "fc2"};
+  Rng rng(11);
+  for (Index e = 0; e + 1 < k; ++e) {  // earlier tasks' experts: frozen, with non-zero B
+    attach(model, lora, "task" + std::to_string(e));
+    for (auto& [path, layer] : adapted_layers(model)) {
+      auto& expert = layer->experts().get("task" + std::to_string(e));
+      expert.b().vec() = Tensor<float>::normal(expert.b().shape(), rng, 0.0f, 0.02f).vec();
+      expert.set_trainable(false);
+    }
+  }
+  attach(model, lora, "newest");
+  if (k > 1)
+    for (auto& [path, layer] : adapted_layers(model))
+      layer->set_combiner(std::make_shared<TokenMixer>(layer->in_features(), k, 16, rng));
+  AdamW<float> optimizer(model.named_parameters());
+
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(w.batch * w.seq)), targets(ids.size());
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng.below(256));
+  for (std::size_t i = 0; i < ids.size(); ++i) targets[i] = ids[(i + 1) % ids.size()];
+  float first = 0, last = 0;
+  auto step = [&] {
+    if (mode == "infer") {
+      NoGrad no_graph;
+      last = model.forward(ids, w.batch, w.seq)[0];
+      return;
+    }
+    auto loss = cross_entropy(model.forward(ids, w.batch, w.seq), targets);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    last = loss.item();
+    if (first == 0) first = last;
+  };
+  const double seconds = bench::median_seconds(step, args.warmup, args.repeats);
+  const double flops = step_flops(w, mode, k), tokens = double(w.batch * w.seq);
+  bench::emit({{"bench", "lora_step"}, {"mode", mode}, {"k", k}, {"tokens_per_s", tokens / seconds},
+               {"step_ms_median", seconds * 1e3}, {"gflop_per_step", flops * 1e-9},
+               {"gflops_achieved", flops / seconds * 1e-9}, {"peak_rss_mb", bench::peak_rss_mb()},
+               {"threads", num_threads()}, {"trainable_parameters", model.num_parameters(true)},
+               {"loss_first", first}, {"loss_last", last}});
+  std::fprintf(stderr, "lora_step %-5s k=%td: %8.0f tokens/s  %7.1f ms/step  %6.1f GFLOP/s  peak RSS %.0f MB\n",
+               mode.c_str(), k, tokens / seconds, seconds * 1e3, flops / seconds * 1e-9, bench::peak_rss_mb());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The mode and --k are this benchmark's own; the rest are the common flags.
+  std::string mode = "all";
+  Index k = 5;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "train") || !std::strcmp(argv[i], "infer") || !std::strcmp(argv[i], "mix") || !std::strcmp(argv[i], "all"))
+      mode = argv[i];
+    else if (!std::strcmp(argv[i], "--k") && i + 1 < argc)
+      k = std::max<Index>(2, std::atol(argv[++i]));
+    else
+      rest.push_back(argv[i]);
+  }
+  const bench::Args args = bench::parse_args(
+      int(rest.size()), rest.data(),
+      "lora_step [train|infer|mix|all] [--k K]: the reference LoRA workload (BENCHMARKS.md),\n"
+      "the same as shared/bench/torch_lora_ref.py, one JSON line per mode.");
+  Workload w;
+  if (args.quick) w.batch = 2, w.seq = 32, w.d = 64, w.heads = 4;
+  if (mode == "train" || mode == "all") run("train", 1, w, args);
+  if (mode == "infer" || mode == "all") run("infer", 1, w, args);
+  if (mode == "mix" || mode == "all") run("mix", k, w, args);
+  return 0;
+}
