@@ -5,22 +5,14 @@
 #include "everlora/adapters.hpp"
 #include "everlora/optim.hpp"
 #include "support/gradcheck.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 using Inputs = std::vector<Tensor<double>>;
 
 namespace {
 
-GPTConfig tiny_gpt() {
-  GPTConfig c;
-  c.vocab_size = 16;
-  c.context = 8;
-  c.d_model = 8;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.seed = 4;
-  return c;
-}
+GPTConfig tiny_gpt() { return everlora_test::tiny_gpt_config(16, 8, 8, 2, 2, /*seed=*/4); }
 
 LoraConfig lora(std::vector<std::string> targets, Index r = 4) {
   LoraConfig c;

@@ -3,18 +3,13 @@
 
 #include "everlora/io/gpt_checkpoint.hpp"
 #include "io_support.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 
 TEST_CASE("save_gpt then load_gpt rebuilds a model with identical outputs", "[io][gpt]") {
   everlora_test::TempDir dir;
-  GPTConfig config;
-  config.vocab_size = 20;
-  config.context = 12;
-  config.d_model = 8;
-  config.n_layers = 2;
-  config.n_heads = 2;
-  config.seed = 5;
+  const GPTConfig config = everlora_test::tiny_gpt_config(20, 12, 8, 2, 2, /*seed=*/5);
   GPT<float> model(config);
   const std::string path = dir.file("gpt.safetensors");
   save_gpt(model, path, {{"step", "42"}});
@@ -34,12 +29,7 @@ TEST_CASE("load_gpt refuses files without a config or with weights that do not f
   save_module(layer, dir.file("linear.safetensors"));
   everlora_test::require_error([&] { load_gpt<float>(dir.file("linear.safetensors")); },
                                ErrorKind::format, {"linear.safetensors", "everlora.gpt_config"});
-  GPTConfig config;
-  config.vocab_size = 10;
-  config.context = 4;
-  config.d_model = 4;
-  config.n_layers = 1;
-  config.n_heads = 1;
+  const GPTConfig config = everlora_test::tiny_gpt_config(10, 4, 4, 1, 1);
   GPT<float> model(config);
   StateDict<float> state = model.state_dict();
   state.erase("head.weight");

@@ -14,6 +14,7 @@
 #include "everlora/io/gpt_checkpoint.hpp"
 #include "everlora/io/peft_adapter.hpp"
 #include "io_support.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 using everlora_test::require_error;
@@ -24,16 +25,7 @@ namespace {
 const std::string kFixture = std::string(EVERLORA_TEST_DATA_DIR) + "/peft_fixture";
 const std::vector<std::int32_t> kIds = {1, 5, 9, 3, 14, 0, 7, 2, 2, 11, 4, 15};
 
-GPTConfig tiny_config() {
-  GPTConfig c;
-  c.vocab_size = 16;
-  c.context = 8;
-  c.d_model = 8;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.seed = 3;
-  return c;
-}
+GPTConfig tiny_config() { return everlora_test::tiny_gpt_config(16, 8, 8, 2, 2, /*seed=*/3); }
 
 LoraConfig lora(std::vector<std::string> targets, Index r = 2, double alpha = 4) {
   LoraConfig c;

@@ -5,6 +5,7 @@
 
 #include "everlora/nn.hpp"
 #include "support/golden.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 
@@ -44,16 +45,7 @@ void check_close(const Tensor<double>& actual, const everlora_test::GoldenTensor
   CHECK(worst < 1e-10);
 }
 
-GPTConfig small_config() {
-  GPTConfig c;
-  c.vocab_size = 20;
-  c.context = 16;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.seed = 3;
-  return c;
-}
+GPTConfig small_config() { return everlora_test::tiny_gpt_config(20, 16, 16, 2, 4, /*seed=*/3); }
 
 }  // namespace
 

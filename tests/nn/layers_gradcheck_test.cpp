@@ -4,6 +4,7 @@
 
 #include "everlora/nn.hpp"
 #include "support/gradcheck.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 using everlora_test::gradcheck;
@@ -65,12 +66,7 @@ TEST_CASE("gradcheck: MLP, TransformerBlock and MLPClassifier", "[nn][gradcheck]
 }
 
 TEST_CASE("gradcheck: a whole GPT through its cross-entropy loss", "[nn][gradcheck]") {
-  GPTConfig config;
-  config.vocab_size = 8;
-  config.context = 4;
-  config.d_model = 4;
-  config.n_layers = 1;
-  config.n_heads = 2;
+  GPTConfig config = everlora_test::tiny_gpt_config(8, 4, 4, 1, 2);
   config.ffn_mult = 2;
   GPT<double> model(config);
   // GPT-2's init is tiny (0.02); larger weights make every path's gradient visible.

@@ -2,19 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include "everlora/nn.hpp"
+#include "support/fixtures.hpp"
 
 using namespace everlora;
 
 namespace {
-GPTConfig tiny_config() {
-  GPTConfig c;
-  c.vocab_size = 16;
-  c.context = 8;
-  c.d_model = 8;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  return c;
-}
+GPTConfig tiny_config() { return everlora_test::tiny_gpt_config(); }
 }  // namespace
 
 TEST_CASE("parameters get hierarchical PyTorch-style names", "[nn][module]") {
