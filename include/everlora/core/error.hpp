@@ -46,12 +46,6 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
-/// Throws Error(kind, message) unless `condition` holds. The message is built eagerly, so hot paths
-/// write `if (!ok) throw Error(...)` instead.
-inline void check(bool condition, ErrorKind kind, const std::string& message) {
-  if (!condition) throw Error(kind, message);
-}
-
 }  // namespace everlora
 
 #endif  // EVERLORA_CORE_ERROR_HPP
