@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   try {
     const std::vector<std::int32_t> task = category_stream(kFortunesDir, category);
     std::unique_ptr<GPT<float>> model = load_base(base_path, quick);
+    StateDict<float> base_state;  // the base as it was, to rebuild it for the reload below
+    for (const auto& [name, t] : model->state_dict()) base_state.emplace(name, t.clone());
     length = std::min(length, model->config().context);
     const double before = bits_per_byte(*model, task, length, 8);
 
@@ -117,7 +119,8 @@ int main(int argc, char** argv) {
     options.task_type = "CAUSAL_LM";
     options.base_model_name_or_path = base_path;
     save_peft_adapter(*model, out_dir, "default", {}, options);
-    std::unique_ptr<GPT<float>> reloaded = load_base(base_path, quick);  // same file, or same seed
+    auto reloaded = std::make_unique<GPT<float>>(model->config());
+    reloaded->load_state_dict(base_state);
     load_peft_adapter(*reloaded, out_dir);
     NoGrad no_graph;
     model->eval();
