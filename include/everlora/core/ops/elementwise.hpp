@@ -112,19 +112,20 @@ Tensor<T> binary_op(const Tensor<T>& a, const Tensor<T>& b, const char* name) {
       const T* pb = b.data();
       const T* py = y_data->data();
       const Index n = p.rows * p.cols, cols = p.cols;
+      const bool both_full = p.a == Broadcast::full && p.b == Broadcast::full;
+      // dy[i] · ∂f/∂operand at output element i (no index arithmetic when nothing is broadcast).
+      auto term = [&](Index i, auto partial) {
+        const Index ia = both_full ? i : broadcast_index(p.a, i / cols, i % cols, cols);
+        const Index ib = both_full ? i : broadcast_index(p.b, i / cols, i % cols, cols);
+        return dy[i] * partial(pa[ia], pb[ib], py[i]);
+      };
       auto accumulate = [&](Broadcast mode, T* grad, auto partial) {
         if (mode == Broadcast::full) {
-          for_each_index(n, [&](Index i) {
-            grad[i] += dy[i] * partial(pa[broadcast_index(p.a, i / cols, i % cols, cols)],
-                                       pb[broadcast_index(p.b, i / cols, i % cols, cols)], py[i]);
-          });
+          for_each_index(n, [&](Index i) { grad[i] += term(i, partial); });
           return;
         }
         Buffer<T> g(n);
-        for_each_index(n, [&](Index i) {
-          g[i] = dy[i] * partial(pa[broadcast_index(p.a, i / cols, i % cols, cols)],
-                                 pb[broadcast_index(p.b, i / cols, i % cols, cols)], py[i]);
-        });
+        for_each_index(n, [&](Index i) { g[i] = term(i, partial); });
         reduce_broadcast_grad(mode, g.data(), p.rows, cols, grad);
       };
       if (T* ga = grad_ptr(a)) accumulate(p.a, ga, [](T x, T z, T r) { return Op::da(x, z, r); });
