@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "everlora/core/detail/gemm.hpp"
 #include "everlora/core/parallel.hpp"
 
 namespace bench {
@@ -86,7 +87,11 @@ inline double peak_rss_mb() {
 }
 
 /// Writes one measurement as a JSON line on stdout (flushed, so pipes see it at once).
-inline void emit(const nlohmann::json& record) { std::cout << record.dump() << std::endl; }
+/// Every record names the GEMM back end it was built with ("cblas" or "eigen").
+inline void emit(nlohmann::json record) {
+  record["gemm"] = everlora::detail::gemm_backend();
+  std::cout << record.dump() << std::endl;
+}
 
 }  // namespace bench
 

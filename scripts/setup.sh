@@ -10,6 +10,7 @@ PACKAGES=(
   g++
   make
   libeigen3-dev
+  libopenblas-openmp-dev  # matrix products (EVERLORA_USE_BLAS, on by default)
   catch2
   nlohmann-json3-dev
   libcli11-dev

@@ -10,6 +10,7 @@
 #include "everlora/core/shape.hpp"
 #include "everlora/core/random.hpp"
 #include "everlora/core/parallel.hpp"
+#include "everlora/core/memory.hpp"
 #include "everlora/core/tensor.hpp"
 #include "everlora/core/autograd.hpp"
 #include "everlora/core/state_dict.hpp"

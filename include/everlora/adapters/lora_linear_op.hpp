@@ -84,7 +84,7 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
       for (Index o = 0; o < out; ++o) std::copy_n(be.data() + o * r, r, b_cat->data() + o * total + off);
     }
     detail::gemm(false, true, n, total, in, T(1), x_adapter.data(), in, a_stack->data(), in, T(0), u->data(), total);
-    *uc = *u;
+    uc->vec() = u->vec();
     detail::scale_blocks(uc->data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);
     detail::gemm(false, true, n, out, total, T(1), uc->data(), total, b_cat->data(), total, T(1), y.data(), out);
   }

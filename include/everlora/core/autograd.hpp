@@ -74,7 +74,7 @@ template <class T>
 T* grad_ptr(const Tensor<T>& t) {
   TensorImpl<T>* impl = t.impl();
   if (!impl->requires_grad) return nullptr;
-  if (!impl->grad) impl->grad = std::make_shared<Buffer<T>>(Buffer<T>::Zero(impl->shape.numel()));
+  if (!impl->grad) impl->grad = std::make_shared<Buffer<T>>(Buffer<T>::zeros(impl->shape.numel()));
   return impl->grad->data();
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "everlora/config.hpp"
+#include "everlora/core/detail/buffer.hpp"
 #include "everlora/core/detail/gemm.hpp"
 #include "everlora/core/error.hpp"
 #include "everlora/core/random.hpp"
@@ -29,10 +30,6 @@ template <class T>
 class Tensor;
 
 namespace detail {
-
-/// Aligned storage of one tensor's values or gradient.
-template <class T>
-using Buffer = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
 template <class T>
 struct TensorImpl;
@@ -83,7 +80,7 @@ class Tensor {
   }
   static Tensor full(const Shape& shape, T value) {
     Tensor t = empty(shape);
-    t.impl_->data->setConstant(value);
+    t.impl_->data->set_constant(value);
     return t;
   }
   static Tensor zeros(const Shape& shape) { return full(shape, T(0)); }
@@ -172,7 +169,7 @@ class Tensor {
   }
   /// Sets the gradient to zero, keeping its buffer for the next step.
   void zero_grad() {
-    if (has_grad()) impl()->grad->setZero();
+    if (has_grad()) impl()->grad->set_zero();
   }
   /// Keeps this non-leaf tensor's gradient after backward() (leaves always keep theirs).
   void retain_grad() { impl()->retain_grad = true; }

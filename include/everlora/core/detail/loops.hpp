@@ -8,14 +8,10 @@
 #include <vector>
 
 #include "everlora/config.hpp"
+#include "everlora/core/detail/buffer.hpp"
 #include "everlora/core/parallel.hpp"
 
 namespace everlora::detail {
-
-template <class T>
-using VecMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-template <class T>
-using ConstVecMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 
 /// Sum of n values: fixed blocks of 4096 summed in parallel, then the partials in order.
 template <class T>

@@ -38,7 +38,7 @@ Tensor<T> dropout(const Tensor<T>& x, double p, Rng& rng) {
   if (detail::needs_grad(x))
     detail::record(y, "dropout", {x}, [x, mask](const T* dy) {
       detail::VecMap<T>(detail::grad_ptr(x), x.numel()) +=
-          detail::ConstVecMap<T>(dy, x.numel()).cwiseProduct(*mask);
+          detail::ConstVecMap<T>(dy, x.numel()).cwiseProduct(mask->vec());
     });
   return y;
 }

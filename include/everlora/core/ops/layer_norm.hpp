@@ -61,7 +61,8 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T
                        });
                      }
                      if (T* gw = detail::grad_ptr(weight)) {
-                       detail::Buffer<T> prod = detail::ConstVecMap<T>(dy, rows * cols).cwiseProduct(*xhat);
+                       detail::Buffer<T> prod(rows * cols);
+                       prod.vec() = detail::ConstVecMap<T>(dy, rows * cols).cwiseProduct(xhat->vec());
                        detail::add_column_sums(prod.data(), rows, cols, gw);
                      }
                      if (T* gb = detail::grad_ptr(bias)) detail::add_column_sums(dy, rows, cols, gb);
