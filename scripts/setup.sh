@@ -15,7 +15,11 @@ PACKAGES=(
   nlohmann-json3-dev
   libcli11-dev
   zlib1g-dev
-  fortunes        # text corpus: examples/02_pretrain_gpt (/usr/share/games/fortunes)
+  fortunes        # text corpus: examples/02_pretrain_gpt, textcl (/usr/share/games/fortunes)
+  dict-jargon     # textcl and domains: the Jargon File (/usr/share/dictd/jargon.dict.dz)
+  dict-foldoc     # textcl and domains: the Free On-line Dictionary of Computing
+  dict-devil      # textcl and domains: The Devil's Dictionary
+  dataset-fashion-mnist  # rotated-fmnist (/usr/share/datasets/fashion-mnist)
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden reference values for everlora's core ops, computed with PyTorch in float64.
 
-Writes tests/data/core_golden.txt: for each op case, the inputs, a random projection w of the
+Writes tests/fixtures/core_golden.txt: for each op case, the inputs, a random projection w of the
 output's shape, the output, and the gradient of sum(out * w) with respect to every
 differentiable input. The C++ tests read that file through tests/support/golden.hpp and need no
 Python; this script is only rerun when a case is added or changed:
@@ -40,7 +40,7 @@ torch.manual_seed(0)
 DT = torch.float64
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_PATH = os.path.join(ROOT, "tests", "data", "core_golden.txt")
+OUT_PATH = os.path.join(ROOT, "tests", "fixtures", "core_golden.txt")
 
 
 # ---------------------------------------------------------------------------------------------

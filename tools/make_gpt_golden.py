@@ -3,7 +3,7 @@
 architecture as include/everlora/nn/gpt.hpp, with its weights, a batch of ids, the logits and the
 loss, and the gradients of every parameter.
 
-Writes tests/data/gpt_golden.txt in the format of tools/make_golden.py (whose `case` helper it
+Writes tests/fixtures/gpt_golden.txt in the format of tools/make_golden.py (whose `case` helper it
 uses): every parameter is an `in` tensor named by its everlora path (blocks.0.attn.q.weight, ...).
 Two cases share the weights: `gpt_logits` (out = logits, grads of sum(logits * w)) and
 `gpt_loss` (out = the cross-entropy of the logits against `targets`, one ignored; its grads are
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import make_golden as mg  # seeds torch and provides case() and the attention reference
 
 VOCAB, CONTEXT, D, LAYERS, HEADS, BATCH, T = 16, 8, 8, 2, 2, 2, 6
-OUT_PATH = os.path.join(mg.ROOT, "tests", "data", "gpt_golden.txt")
+OUT_PATH = os.path.join(mg.ROOT, "tests", "fixtures", "gpt_golden.txt")
 
 
 def init_params():

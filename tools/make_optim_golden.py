@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden reference trajectories for everlora's optimizers, computed with PyTorch in float64.
 
-Writes tests/data/optim_golden.txt: for each case, the hyperparameters, the initial parameters,
+Writes tests/fixtures/optim_golden.txt: for each case, the hyperparameters, the initial parameters,
 and for each of 5 steps the learning rate, the gradients and the parameters after
 torch.optim.SGD / torch.optim.AdamW took the step; then the optimizer state after the last step.
 The C++ test (tests/optim/golden_test.cpp) replays the same gradients and needs no Python; this
@@ -39,7 +39,7 @@ STEPS = 5
 SKIP_B_AT = 3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_PATH = os.path.join(ROOT, "tests", "data", "optim_golden.txt")
+OUT_PATH = os.path.join(ROOT, "tests", "fixtures", "optim_golden.txt")
 
 
 def fmt_float(v):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A PEFT LoRA adapter directory for tests/io: a tiny GPT plus a rank-2 LoRA, made the PEFT way.
 
-Writes tests/data/peft_fixture/:
+Writes tests/fixtures/peft_fixture/:
 
   base_model.safetensors      the base GPT of tools/make_gpt_golden.py (same architecture and the
                               same weights, rounded to float32), in everlora's parameter names, with
@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_golden as mg  # noqa: E402  (seeds torch; randn, causal_attention, fmt_float)
 import make_gpt_golden as gg  # noqa: E402  (the tiny GPT: sizes, init_params, gpt_forward)
 
-OUT_DIR = os.path.join(mg.ROOT, "tests", "data", "peft_fixture")
+OUT_DIR = os.path.join(mg.ROOT, "tests", "fixtures", "peft_fixture")
 RANK, ALPHA = 2, 4
 SCALE = ALPHA / RANK
 TARGETS = ["q", "v", "fc1"]  # PEFT target_modules: matched as a path suffix

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A safetensors fixture written by the reference serialisation rules, for tests/io.
 
-Writes tests/data/reference_fixture.safetensors and, next to it, the values a reader must get in
-tests/data/reference_fixture_expected.txt. The C++ tests load the first and compare with the second;
+Writes tests/fixtures/reference_fixture.safetensors and, next to it, the values a reader must get in
+tests/fixtures/reference_fixture_expected.txt. The C++ tests load the first and compare with the second;
 this script is only rerun when the fixture changes:
 
     python3 tools/make_safetensors_fixture.py        # from anywhere; needs only the standard library
@@ -32,8 +32,8 @@ import os
 import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "data", "reference_fixture.safetensors")
-EXPECTED = os.path.join(ROOT, "tests", "data", "reference_fixture_expected.txt")
+OUT = os.path.join(ROOT, "tests", "fixtures", "reference_fixture.safetensors")
+EXPECTED = os.path.join(ROOT, "tests", "fixtures", "reference_fixture_expected.txt")
 
 # The reference's Dtype enum order (only the relative order of these four matters here).
 DTYPE_ORDER = {"F16": 0, "BF16": 1, "F32": 2, "F64": 3}

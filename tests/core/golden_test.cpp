@@ -140,7 +140,7 @@ void check_close(const Tensor<T>& actual, const GoldenTensor& expected, double t
 TEMPLATE_TEST_CASE("every op matches PyTorch's values and gradients", "[core][golden]", float, double) {
   using T = TestType;
   const double tolerance = std::is_same_v<T, double> ? 1e-10 : 2e-5;
-  const auto file = everlora_test::load_golden(EVERLORA_TEST_DATA_DIR "/core_golden.txt");
+  const auto file = everlora_test::load_golden(EVERLORA_TEST_FIXTURES_DIR "/core_golden.txt");
   const auto ops = golden_ops<T>();
   for (const auto& [name, c] : file) {
     const auto op = ops.find(name);

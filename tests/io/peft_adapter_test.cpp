@@ -22,7 +22,7 @@ using everlora_test::TempDir;
 
 namespace {
 
-const std::string kFixture = std::string(EVERLORA_TEST_DATA_DIR) + "/peft_fixture";
+const std::string kFixture = std::string(EVERLORA_TEST_FIXTURES_DIR) + "/peft_fixture";
 const std::vector<std::int32_t> kIds = {1, 5, 9, 3, 14, 0, 7, 2, 2, 11, 4, 15};
 
 GPTConfig tiny_config() { return everlora_test::tiny_gpt_config(16, 8, 8, 2, 2, /*seed=*/3); }

@@ -218,11 +218,11 @@ TEST_CASE("F64 read as float rounds to nearest and overflows to infinity", "[io]
 TEMPLATE_TEST_CASE("A fixture written by the reference rules loads with the expected values",
                    "[io][safetensors]", float, double) {
   using T = TestType;
-  const std::string path = EVERLORA_TEST_DATA_DIR "/reference_fixture.safetensors";
+  const std::string path = EVERLORA_TEST_FIXTURES_DIR "/reference_fixture.safetensors";
   CHECK(joined(reference_rule_violations(read_file(path))) == "");  // agrees with the Python writer
 
   const auto file = load_safetensors<T>(path);
-  std::ifstream in(EVERLORA_TEST_DATA_DIR "/reference_fixture_expected.txt");
+  std::ifstream in(EVERLORA_TEST_FIXTURES_DIR "/reference_fixture_expected.txt");
   REQUIRE(in);
   SafetensorsMetadata meta;
   std::size_t tensors = 0;

@@ -12,7 +12,7 @@ using namespace everlora;
 namespace {
 
 const everlora_test::GoldenFile& gpt_golden() {
-  static const auto file = everlora_test::load_golden(EVERLORA_TEST_DATA_DIR "/gpt_golden.txt");
+  static const auto file = everlora_test::load_golden(EVERLORA_TEST_FIXTURES_DIR "/gpt_golden.txt");
   return file;
 }
 

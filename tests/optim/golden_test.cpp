@@ -147,7 +147,7 @@ void check_close(const Tensor<double>& t, const Values& expected, const std::str
 }  // namespace
 
 TEST_CASE("SGD and AdamW reproduce PyTorch's trajectories over five steps", "[optim][golden]") {
-  const auto cases = load_cases(std::string(EVERLORA_TEST_DATA_DIR) + "/optim_golden.txt");
+  const auto cases = load_cases(std::string(EVERLORA_TEST_FIXTURES_DIR) + "/optim_golden.txt");
   REQUIRE(cases.size() == 6);
   for (const auto& c : cases) {
     SECTION(c.name) {

@@ -1,4 +1,4 @@
-// everlora tests — loader for golden reference values (tests/data/core_golden.txt).
+// everlora tests — loader for golden reference values (tests/fixtures/core_golden.txt).
 //
 // The file is produced offline by tools/make_golden.py (PyTorch, float64); the tests read it
 // with this header and need no Python. One record per line, whitespace-separated; blank lines
