@@ -9,8 +9,10 @@
 #include "everlora/nn.hpp"
 #include "everlora/optim.hpp"
 #include "everlora/data.hpp"
+#include "everlora/metrics.hpp"
 #include "everlora/io.hpp"
 #include "everlora/adapters.hpp"
 #include "everlora/util.hpp"
+#include "everlora/continual.hpp"
 
 #endif  // EVERLORA_EVERLORA_HPP

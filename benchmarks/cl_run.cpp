@@ -1,0 +1,200 @@
+// cl_run — runs continual-learning methods on a benchmark and writes the accuracy matrix R, the
+// pinned metrics (AA, BWT, FWT, F.Ra, LA), results.json, CSV and SVG plots (BENCHMARKS.md).
+//   cl_run --benchmark textcl|domains|rotated-fmnist|<folder> --methods seq_lora,inc_lora
+//          [--seed N] [--out DIR] [--base CHECKPOINT] [--steps N | --epochs N] [--list] [--quick]
+// The bundled text benchmarks are built into the cache folder on first use (from Debian's
+// packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "everlora/data/builders/domains.hpp"
+#include "everlora/data/builders/textcl.hpp"
+#include "cl_bases.hpp"
+
+namespace {
+
+using namespace everlora;
+namespace fs = std::filesystem;
+
+struct Settings {
+  std::string benchmark = "textcl";
+  std::string methods;  // empty: every available one
+  std::uint64_t seed = 1;
+  std::string out;
+  std::string base;
+  std::string cache = bench::default_cache_dir();
+  Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0;
+  double lr = 0, alpha = 16;
+  bool quick = false, demo = false;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+/// The stream folder of a text benchmark: a bundled one (built into the cache if missing) or a
+/// user's folder as it is.
+std::string text_stream_dir(const Settings& s) {
+  if (s.benchmark != "textcl" && s.benchmark != "domains") return s.benchmark;
+  const std::string dir = s.cache + "/" + s.benchmark + (s.quick ? "-quick" : "");
+  if (fs::exists(dir + "/stream.json")) return dir;
+  std::fprintf(stderr, "cl_run: building %s into %s\n", s.benchmark.c_str(), dir.c_str());
+  if (s.benchmark == "textcl") {
+    TextclOptions o;
+    o.seed = s.seed;
+    o.max_input_bytes = 96;  // prompts of about 190 bytes: the base's context
+    if (s.quick) o.train_per_label = 6, o.dev_per_label = 2, o.test_per_label = 2;
+    save_textcl(dir, o);
+  } else {
+    DomainsOptions o;
+    o.seed = s.seed;
+    if (s.quick) o.train_docs = 6, o.dev_docs = 2, o.test_docs = 2;
+    save_domains(dir, o);
+  }
+  return dir;
+}
+
+/// The pretraining corpus of the default text base: textcl's (which holds none of its dev or
+/// test examples), built if needed.
+std::string text_base_path(const Settings& s, const bench::BaseRecipe& recipe) {
+  if (!s.base.empty()) return s.base;
+  Settings textcl = s;
+  textcl.benchmark = "textcl";
+  const std::string corpus = text_stream_dir(textcl) + "/pretrain.txt";
+  const std::string path = s.cache + (s.quick ? "/text_base-quick.safetensors" : "/text_base.safetensors");
+  bench::text_base(path, corpus, recipe);
+  return path;
+}
+
+struct Defaults {
+  Index steps;
+  double lr;
+  std::vector<std::string> targets;
+};
+
+Defaults defaults_for(bool image, const Settings& s) {
+  Defaults d{image ? 150 : 120, image ? 2e-3 : 1e-2, image ? std::vector<std::string>{"fc1", "fc2", "fc3"} : std::vector<std::string>{"q", "k", "v", "o", "fc1", "fc2"}};
+  if (s.demo) d.steps = image ? 100 : 50;
+  if (s.quick) d.steps = 3;
+  if (s.steps > 0) d.steps = s.steps;
+  if (s.lr > 0) d.lr = s.lr;
+  return d;
+}
+
+/// Runs one method from a fresh copy of the base and returns its row of the report.
+template <class MakeWorkload>
+MethodResult run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image) {
+  auto workload = make_workload();
+  StrategyOptions options;
+  options.lora.r = s.rank;
+  options.lora.alpha = s.alpha;
+  options.lora.target_modules = d.targets;
+  options.lora.seed = s.seed;
+  options.seed = s.seed;
+  auto strategy = make_strategy<float>(method, options);
+  TrainerOptions trainer;
+  trainer.steps_per_task = s.epochs > 0 ? 0 : d.steps;
+  trainer.epochs = std::max<Index>(1, s.epochs);
+  trainer.batch_size = image ? 64 : s.batch;
+  trainer.lr = d.lr;
+  trainer.seed = s.seed;
+  const ContinualResult result = train_continual(*workload, *strategy, trainer);
+  MethodResult row{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""};
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"Run continual-learning methods on a benchmark; write R, metrics, results.json, CSV and SVG."};
+  bool list = false;
+  app.add_option("--benchmark", s.benchmark, "textcl, domains, rotated-fmnist or a stream folder")->capture_default_str();
+  app.add_option("--methods", s.methods, "comma-separated method names (default: every available one)");
+  app.add_option("--seed", s.seed, "seed of data order, adapters and benchmark building")->capture_default_str();
+  app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
+  app.add_option("--base", s.base, "base GPT checkpoint (.safetensors) instead of the cached default");
+  app.add_option("--cache", s.cache, "folder for built benchmarks and pretrained bases")->capture_default_str();
+  app.add_option("--steps", s.steps, "training steps per task (default: the benchmark's budget)");
+  app.add_option("--epochs", s.epochs, "passes over each task's data instead of --steps");
+  app.add_option("--batch", s.batch, "examples per step (text benchmarks)")->capture_default_str();
+  app.add_option("--lr", s.lr, "peak learning rate (default: the benchmark's)");
+  app.add_option("--rank", s.rank, "LoRA rank r")->capture_default_str();
+  app.add_option("--alpha", s.alpha, "LoRA alpha")->capture_default_str();
+  app.add_option("--eval-limit", s.eval_limit, "score at most this many examples per task (0: all)")->capture_default_str();
+  app.add_flag("--list", list, "print the method names and exit");
+  app.add_flag("--demo", s.demo, "the README's demo budget: a few minutes on 2 cores");
+  app.add_flag("--quick", s.quick, "a tiny run in seconds (used by the test suite)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (list) {
+    for (const auto& m : method_catalogue())
+      std::printf("%-10s %-13s %s\n", m.name.c_str(), m.available ? "available" : "not yet", m.summary.c_str());
+    return 0;
+  }
+  if (s.quick) {
+    if (s.cache == bench::default_cache_dir()) s.cache = "cl_run_quick_cache";
+    s.batch = std::min<Index>(s.batch, 4);
+    if (s.eval_limit == 0) s.eval_limit = 3;
+  }
+  if (s.out.empty()) s.out = "cl_results/" + fs::path(s.benchmark).filename().string();
+  const std::vector<std::string> methods = s.methods.empty() ? available_methods() : split_list(s.methods);
+
+  try {
+    const bench::BaseRecipe recipe = bench::base_recipe(s.quick);
+    RunReport report;
+    report.benchmark = s.benchmark;
+    report.seed = s.seed;
+    const bool image = s.benchmark == "rotated-fmnist";
+    const Defaults d = defaults_for(image, s);
+    for (const auto& method : methods) make_strategy<float>(method, StrategyOptions{});  // fail before any work
+
+    std::function<std::unique_ptr<Workload<float>>()> make_workload;
+    if (image) {
+      const std::string backbone = s.cache + (s.quick ? "/fmnist_backbone-quick.safetensors" : "/fmnist_backbone.safetensors");
+      bench::image_base(backbone, recipe);
+      const std::vector<double> angles{30, 60, 90, 120, 150};
+      auto tasks = std::make_shared<std::vector<ImageTask>>(rotated_fashion_mnist(angles, s.quick ? 64 : 2000, s.quick ? 32 : 500));
+      make_workload = [=] { return std::make_unique<ImageWorkload<float>>(bench::image_base(backbone, recipe), *tasks); };
+    } else {
+      const Stream stream = load_stream(text_stream_dir(s));
+      const std::string base = text_base_path(s, recipe);
+      TextWorkloadOptions options;
+      options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 30 : 0;
+      make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
+    }
+    {
+      const auto probe = make_workload();
+      for (Index t = 0; t < probe->num_tasks(); ++t) report.tasks.push_back(probe->task_name(t));
+    }
+
+    std::fprintf(stderr, "cl_run: %s, %zu tasks, methods %s, %td steps per task, %d threads\n", s.benchmark.c_str(),
+                 report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
+    for (const auto& method : methods) {
+      report.methods.push_back(run_method(method, make_workload, d, s, image));
+      const MethodResult& r = report.methods.back();
+      std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
+      bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
+                   {"AA", r.metrics.aa}, {"BWT", r.metrics.bwt}, {"FWT", r.metrics.fwt}, {"FRa", r.metrics.fra},
+                   {"LA", r.metrics.la}, {"train_seconds", r.train_seconds}, {"peak_rss_mb", r.peak_rss_mb},
+                   {"threads", num_threads()}});
+    }
+    write_report(s.out, report);
+    std::fprintf(stderr, "%s", metrics_table(report).c_str());
+    std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cl_run: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,127 @@
+// everlora — ImageWorkload<T>: image classification tasks on an MLP backbone, and the
+// rotated-Fashion-MNIST stream (BENCHMARKS.md: a backbone pretrained on upright images, then one
+// task per rotation angle). Pixels are scaled to [0, 1]; score = accuracy in percent.
+#ifndef EVERLORA_CONTINUAL_IMAGE_WORKLOAD_HPP
+#define EVERLORA_CONTINUAL_IMAGE_WORKLOAD_HPP
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "everlora/continual/workload.hpp"
+#include "everlora/core/ops/loss.hpp"
+#include "everlora/data/fashion_mnist.hpp"
+#include "everlora/nn/mlp.hpp"
+
+namespace everlora {
+
+/// One image task: its name and splits.
+struct ImageTask {
+  std::string name;
+  ImageSet train, dev, test;
+};
+
+/// The listed images (a set and a row each) as a [count, rows·cols] tensor in [0, 1]; their
+/// labels go to `labels`. All sets must have the same image size.
+template <class T>
+Tensor<T> gather_images(const std::vector<std::pair<const ImageSet*, Index>>& images, std::vector<std::int32_t>& labels) {
+  const Index pixels = images.empty() ? 0 : images.front().first->rows * images.front().first->cols;
+  Tensor<T> x = Tensor<T>::empty({static_cast<Index>(images.size()), pixels});
+  labels.clear();
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const auto& [set, row] = images[i];
+    if (set->rows * set->cols != pixels)
+      throw Error(ErrorKind::shape, "gather_images: images of " + std::to_string(set->rows) + "x" +
+                                        std::to_string(set->cols) + " mixed with " + std::to_string(pixels) + "-pixel ones");
+    const std::uint8_t* src = set->pixels.data() + row * pixels;
+    T* dst = x.data() + static_cast<Index>(i) * pixels;
+    for (Index p = 0; p < pixels; ++p) dst[p] = static_cast<T>(src[p]) / T(255);
+    labels.push_back(set->labels[static_cast<std::size_t>(row)]);
+  }
+  return x;
+}
+
+/// Rotated Fashion-MNIST: task k holds `train_per_task` training images (and dev / test images
+/// from the test split) rotated by angles[k] degrees; every task draws different images.
+inline std::vector<ImageTask> rotated_fashion_mnist(const std::vector<double>& angles, Index train_per_task,
+                                                    Index eval_per_task, const std::string& dir = kFashionMnistDir) {
+  const ImageSet train = load_fashion_mnist(true, dir), test = load_fashion_mnist(false, dir);
+  const Index tasks = static_cast<Index>(angles.size());
+  if (tasks * train_per_task > train.count || tasks * 2 * eval_per_task > test.count)
+    throw Error(ErrorKind::config, "rotated_fashion_mnist: " + std::to_string(tasks) + " tasks of " +
+                                       std::to_string(train_per_task) + " training and 2 x " + std::to_string(eval_per_task) +
+                                       " evaluation images exceed Fashion-MNIST's 60000 / 10000");
+  std::vector<ImageTask> out;
+  for (Index k = 0; k < tasks; ++k) {
+    const double angle = angles[static_cast<std::size_t>(k)];
+    ImageTask task;
+    task.name = "rot" + std::to_string(static_cast<long>(std::lround(angle)));
+    task.train = rotate_images(subset(train, k * train_per_task, train_per_task), angle);
+    task.dev = rotate_images(subset(test, 2 * k * eval_per_task, eval_per_task), angle);
+    task.test = rotate_images(subset(test, (2 * k + 1) * eval_per_task, eval_per_task), angle);
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
+template <class T>
+class ImageWorkload : public Workload<T> {
+ public:
+  ImageWorkload(std::shared_ptr<MLPClassifier<T>> model, std::vector<ImageTask> tasks)
+      : model_(std::move(model)), tasks_(std::move(tasks)) {
+    if (!model_) throw Error(ErrorKind::value, "ImageWorkload: no model");
+    if (tasks_.empty()) throw Error(ErrorKind::value, "ImageWorkload: no tasks");
+  }
+
+  Module<T>& model() override { return *model_; }
+  Index num_tasks() const override { return static_cast<Index>(tasks_.size()); }
+  std::string task_name(Index task) const override { return tasks_.at(static_cast<std::size_t>(task)).name; }
+  Index train_size(Index task) const override { return tasks_.at(static_cast<std::size_t>(task)).train.count; }
+  std::string score_name() const override { return "accuracy %"; }
+
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override {
+    std::vector<std::pair<const ImageSet*, Index>> images;
+    for (const ExampleRef& ref : batch) images.emplace_back(&tasks_.at(static_cast<std::size_t>(ref.task)).train, ref.index);
+    std::vector<std::int32_t> labels;
+    Tensor<T> x = gather_images<T>(images, labels);
+    return cross_entropy(model_->forward(x), labels);
+  }
+
+  double score(Index task, Split split) override {
+    const ImageTask& t = tasks_.at(static_cast<std::size_t>(task));
+    const ImageSet& set = split == Split::train ? t.train : split == Split::dev ? t.dev : t.test;
+    return accuracy(*model_, set);
+  }
+
+  /// Percent of `set` the model classifies correctly (no graph, eval mode, restored after).
+  static double accuracy(MLPClassifier<T>& model, const ImageSet& set) {
+    if (set.count == 0) throw Error(ErrorKind::value, "ImageWorkload: an empty image set cannot be scored");
+    NoGrad no_graph;
+    const bool was_training = model.training();
+    model.eval();
+    Index correct = 0;
+    std::vector<std::int32_t> labels;
+    for (Index begin = 0; begin < set.count; begin += 256) {
+      std::vector<std::pair<const ImageSet*, Index>> images;
+      for (Index i = begin; i < std::min(set.count, begin + 256); ++i) images.emplace_back(&set, i);
+      const Tensor<T> logits = model.forward(gather_images<T>(images, labels));
+      const Index classes = logits.shape().last();
+      for (std::size_t i = 0; i < images.size(); ++i) {
+        const T* z = logits.data() + static_cast<Index>(i) * classes;
+        correct += (std::max_element(z, z + classes) - z) == labels[i] ? 1 : 0;
+      }
+    }
+    model.train(was_training);
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(set.count);
+  }
+
+ private:
+  std::shared_ptr<MLPClassifier<T>> model_;
+  std::vector<ImageTask> tasks_;
+};
+
+}  // namespace everlora
+
+#endif  // EVERLORA_CONTINUAL_IMAGE_WORKLOAD_HPP

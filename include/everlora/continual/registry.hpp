@@ -1,0 +1,81 @@
+// everlora — method names to strategies (the names of BENCHMARKS.md, pinned):
+//   seq_lora, inc_lora, o_lora, ella, replay, mtl, am_lora, jump_lora, i_lora, sapt, moa
+// A gate joins a strategy with '+' ("jump_lora+ella"). make_strategy throws Error(config) for an
+// unknown name (listing the known ones) and for a pinned method this build does not have yet.
+#ifndef EVERLORA_CONTINUAL_REGISTRY_HPP
+#define EVERLORA_CONTINUAL_REGISTRY_HPP
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "everlora/continual/ella.hpp"
+#include "everlora/continual/inc_lora.hpp"
+#include "everlora/continual/mtl.hpp"
+#include "everlora/continual/o_lora.hpp"
+#include "everlora/continual/replay.hpp"
+#include "everlora/continual/seq_lora.hpp"
+
+namespace everlora {
+
+struct MethodInfo {
+  std::string name;
+  bool available;
+  std::string summary;
+};
+
+/// Every pinned method name, whether this build implements it, and one line on what it does.
+inline const std::vector<MethodInfo>& method_catalogue() {
+  static const std::vector<MethodInfo> methods = {
+      {"seq_lora", true, "one LoRA trained through every task (lower bound)"},
+      {"inc_lora", true, "a new LoRA per task, older ones frozen, summed"},
+      {"o_lora", true, "IncLoRA + L1 orthogonality of the new A to the old A's"},
+      {"ella", true, "IncLoRA + penalty on the new update where old updates are large"},
+      {"replay", true, "one LoRA + a 500-example reservoir replayed every step"},
+      {"mtl", true, "one LoRA on the union of the tasks so far (upper bound)"},
+      {"am_lora", false, "attentional mixture of per-task LoRAs (issue 6)"},
+      {"jump_lora", false, "JumpReLU-gated sparse LoRA updates (issue 6)"},
+      {"i_lora", false, "fast + slow (EMA) LoRA with replay (issue 7)"},
+      {"sapt", false, "shared attentive routing over per-task LoRAs (issue 8)"},
+      {"moa", false, "per-domain LoRAs with a supervised router (issue 8)"},
+  };
+  return methods;
+}
+
+/// The names of the methods this build implements.
+inline std::vector<std::string> available_methods() {
+  std::vector<std::string> names;
+  for (const auto& m : method_catalogue())
+    if (m.available) names.push_back(m.name);
+  return names;
+}
+
+template <class T>
+std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const StrategyOptions& options) {
+  if (name == "seq_lora") return std::make_unique<SeqLora<T>>(options);
+  if (name == "inc_lora") return std::make_unique<IncLora<T>>(options);
+  if (name == "o_lora") return std::make_unique<OLora<T>>(options);
+  if (name == "ella") return std::make_unique<Ella<T>>(options);
+  if (name == "replay") return std::make_unique<Replay<T>>(options);
+  if (name == "mtl") return std::make_unique<Mtl<T>>(options);
+  // Not built above: say which part of the name is unknown or not implemented yet.
+  std::string known;
+  for (const auto& m : method_catalogue()) known += (known.empty() ? "" : ", ") + m.name;
+  for (std::size_t begin = 0; begin <= name.size();) {
+    const std::size_t plus = std::min(name.find('+', begin), name.size());
+    const std::string part = name.substr(begin, plus - begin);
+    const auto it = std::find_if(method_catalogue().begin(), method_catalogue().end(),
+                                 [&](const MethodInfo& m) { return m.name == part; });
+    if (it == method_catalogue().end())
+      throw Error(ErrorKind::config, "unknown method '" + part + "' in '" + name + "' (known: " + known + ")");
+    if (!it->available)
+      throw Error(ErrorKind::config, "method '" + name + "': " + part + " is not implemented in this build yet (" + it->summary + ")");
+    begin = plus + 1;
+  }
+  throw Error(ErrorKind::config, "method '" + name + "': these parts do not compose (a '+' joins a gate with a strategy)");
+}
+
+}  // namespace everlora
+
+#endif  // EVERLORA_CONTINUAL_REGISTRY_HPP

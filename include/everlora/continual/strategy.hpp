@@ -1,0 +1,71 @@
+// everlora — Strategy<T>: what a continual-learning method does around training (ARCHITECTURE.md,
+// "The seam"). The trainer calls, for each task t (0-based):
+//   before_task(w, t)              add / freeze experts, snapshot what a penalty needs
+//   for each step:  loss = w.loss(batch) + extra_loss(w, batch);  backward;  AdamW step;
+//                   after_step(w, batch, step)
+//   after_task(w, t)               merge, fill buffers, record targets
+// and trains task t on the union of training_tasks(t) (just t, except for MTL).
+// Strategies reach the model only through its adapted layers (adapters/attach.hpp).
+#ifndef EVERLORA_CONTINUAL_STRATEGY_HPP
+#define EVERLORA_CONTINUAL_STRATEGY_HPP
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "everlora/adapters/attach.hpp"
+#include "everlora/adapters/lora_config.hpp"
+#include "everlora/continual/workload.hpp"
+
+namespace everlora {
+
+/// The knobs of every method in one place (the registry builds strategies from it).
+struct StrategyOptions {
+  LoraConfig lora;                 ///< rank, alpha, targets and seed of every expert
+  double o_lora_lambda = 0.5;      ///< O-LoRA: weight of Σ|A_past A_newᵀ| (0.5 in its code)
+  double ella_lambda = 100.0;      ///< ELLA: weight of (1/L) Σ ‖ΔW_t ⊙ W_past‖²_F (our default)
+  Index replay_capacity = 500;     ///< replay: reservoir size in examples
+  std::uint64_t seed = 1;          ///< replay sampling
+};
+
+template <class T>
+class Strategy {
+ public:
+  explicit Strategy(StrategyOptions options) : options_(std::move(options)) {}
+  virtual ~Strategy() = default;
+
+  /// The method's name on the command line ("seq_lora", "inc_lora", …).
+  virtual std::string name() const = 0;
+  /// The tasks whose training data task t trains on.
+  virtual std::vector<Index> training_tasks(Index t) const { return {t}; }
+  virtual void before_task(Workload<T>& workload, Index t) = 0;
+  /// A term added to the batch's task loss (undefined tensor: nothing to add).
+  virtual Tensor<T> extra_loss(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/) { return {}; }
+  virtual void after_step(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/, long /*step*/) {}
+  virtual void after_task(Workload<T>& /*workload*/, Index /*t*/) {}
+
+  const StrategyOptions& options() const { return options_; }
+
+ protected:
+  StrategyOptions options_;
+};
+
+/// The name of task t's expert: "task1", "task2", … (1-based, as in the papers).
+inline std::string task_expert_name(Index t) { return "task" + std::to_string(t + 1); }
+
+/// Adds expert `name` to every targeted layer (attaching adapters on first use) and makes it the
+/// only trainable expert. Each task's expert gets its own initialisation seed (lora.seed + t), so
+/// experts of different tasks start from different A's.
+template <class T>
+void add_task_expert(Module<T>& model, LoraConfig lora, const std::string& name, Index t) {
+  lora.seed += static_cast<std::uint64_t>(t);
+  attach(model, lora, name);
+  for (auto& [path, layer] : adapted_layers(model)) {
+    auto& bank = layer->experts();
+    for (std::size_t e = 0; e < bank.size(); ++e) bank[e].set_trainable(bank.names()[e] == name);
+  }
+}
+
+}  // namespace everlora
+
+#endif  // EVERLORA_CONTINUAL_STRATEGY_HPP

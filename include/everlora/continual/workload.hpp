@@ -1,0 +1,48 @@
+// everlora — Workload<T>: what a continual run trains, seen from the trainer and the strategies.
+// A workload owns a model and a stream of tasks and knows how to turn a batch of examples into a
+// loss and a task into a score. The trainer never looks inside: text tasks on a byte-level GPT
+// (TextWorkload) and image tasks on an MLP (ImageWorkload) run through the same loop.
+#ifndef EVERLORA_CONTINUAL_WORKLOAD_HPP
+#define EVERLORA_CONTINUAL_WORKLOAD_HPP
+
+#include <string>
+#include <vector>
+
+#include "everlora/core/tensor.hpp"
+#include "everlora/data/task.hpp"
+#include "everlora/nn/module.hpp"
+
+namespace everlora {
+
+/// One training example: the index-th example of task `task`'s training split (both 0-based).
+struct ExampleRef {
+  Index task = 0;
+  Index index = 0;
+  friend bool operator==(const ExampleRef& a, const ExampleRef& b) {
+    return a.task == b.task && a.index == b.index;
+  }
+};
+
+template <class T>
+class Workload {
+ public:
+  virtual ~Workload() = default;
+
+  /// The model every strategy adapts (its adapted layers are found by attach / adapted_layers).
+  virtual Module<T>& model() = 0;
+  virtual Index num_tasks() const = 0;
+  virtual std::string task_name(Index task) const = 0;
+  /// Number of training examples of a task.
+  virtual Index train_size(Index task) const = 0;
+  /// Mean training loss over the batch (examples may come from several tasks), with autograd.
+  virtual Tensor<T> loss(const std::vector<ExampleRef>& batch) = 0;
+  /// The task's score in percent on a split (exact match, accuracy or next-byte accuracy),
+  /// computed without a graph; the model's train/eval mode is restored afterwards.
+  virtual double score(Index task, Split split) = 0;
+  /// What score() measures, for reports ("exact match %", "accuracy %", …).
+  virtual std::string score_name() const = 0;
+};
+
+}  // namespace everlora
+
+#endif  // EVERLORA_CONTINUAL_WORKLOAD_HPP

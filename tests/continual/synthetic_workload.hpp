@@ -1,0 +1,112 @@
+// everlora tests — a tiny continual workload: a frozen random linear classifier over `inputs`
+// features and T classification tasks, task t labelling Gaussian inputs that live in its own block
+// of features by a random linear rule. Small enough to train in milliseconds, hard enough that a
+// shared adapter overwritten by later tasks forgets.
+#ifndef EVERLORA_TESTS_CONTINUAL_SYNTHETIC_WORKLOAD_HPP
+#define EVERLORA_TESTS_CONTINUAL_SYNTHETIC_WORKLOAD_HPP
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "everlora/everlora.hpp"
+
+namespace everlora_test {
+
+using namespace everlora;
+
+template <class T>
+class Classifier : public Module<T> {
+ public:
+  Classifier(Index inputs, Index classes, Rng& rng) {
+    this->register_module("proj", proj_, std::make_shared<Linear<T>>(inputs, classes, true, rng));
+  }
+  const char* type_name() const override { return "Classifier"; }
+  Tensor<T> forward(const Tensor<T>& x) { return proj_->forward(x); }
+
+ private:
+  std::shared_ptr<Linear<T>> proj_;
+};
+
+template <class T>
+class SyntheticWorkload : public Workload<T> {
+ public:
+  /// `tasks` tasks of `examples` training (and as many test) examples over `block` features each.
+  SyntheticWorkload(Index tasks, Index examples, Index block, Index classes, std::uint64_t seed)
+      : rng_(seed), block_(block), classes_(classes), inputs_(block * tasks), model_(inputs_, classes, rng_) {
+    for (Index t = 0; t < tasks; ++t) {
+      const Tensor<T> rule = Tensor<T>::normal({block, classes}, rng_, T(0), T(1));
+      train_.push_back(make_split(t, examples, rule));
+      test_.push_back(make_split(t, examples, rule));
+    }
+  }
+
+  Module<T>& model() override { return model_; }
+  Index num_tasks() const override { return static_cast<Index>(train_.size()); }
+  std::string task_name(Index t) const override { return "t" + std::to_string(t + 1); }
+  Index train_size(Index t) const override { return static_cast<Index>(train_[static_cast<std::size_t>(t)].labels.size()); }
+  std::string score_name() const override { return "accuracy %"; }
+
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override {
+    const Index width = inputs_;
+    Tensor<T> x = Tensor<T>::empty({static_cast<Index>(batch.size()), width});
+    std::vector<std::int32_t> labels;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Split& s = train_[static_cast<std::size_t>(batch[i].task)];
+      std::copy_n(s.x.data() + batch[i].index * width, width, x.data() + static_cast<Index>(i) * width);
+      labels.push_back(s.labels[static_cast<std::size_t>(batch[i].index)]);
+      seen_tasks.insert(batch[i].task);
+    }
+    return cross_entropy(model_.forward(x), labels);
+  }
+
+  double score(Index t, everlora::Split split) override {
+    NoGrad no_graph;
+    const Split& s = split == everlora::Split::train ? train_[static_cast<std::size_t>(t)] : test_[static_cast<std::size_t>(t)];
+    const Tensor<T> logits = model_.forward(s.x);
+    Index hits = 0;
+    for (std::size_t i = 0; i < s.labels.size(); ++i) {
+      const T* z = logits.data() + static_cast<Index>(i) * classes_;
+      hits += (std::max_element(z, z + classes_) - z) == s.labels[i] ? 1 : 0;
+    }
+    return 100.0 * static_cast<double>(hits) / static_cast<double>(s.labels.size());
+  }
+
+  std::set<Index> seen_tasks;  ///< every task a training batch came from
+
+ private:
+  struct Split {
+    Tensor<T> x;
+    std::vector<std::int32_t> labels;
+  };
+  Split make_split(Index t, Index examples, const Tensor<T>& rule) {
+    Split s;
+    const Index inputs = inputs_;
+    s.x = Tensor<T>::zeros({examples, inputs});
+    for (Index i = 0; i < examples; ++i) {
+      T best = -1e30;
+      std::int32_t label = 0;
+      std::vector<T> z(static_cast<std::size_t>(classes_), T(0));
+      for (Index f = 0; f < block_; ++f) {
+        const T v = static_cast<T>(rng_.normal());
+        s.x.data()[i * inputs + t * block_ + f] = v;
+        for (Index c = 0; c < classes_; ++c) z[static_cast<std::size_t>(c)] += v * rule.data()[f * classes_ + c];
+      }
+      for (Index c = 0; c < classes_; ++c)
+        if (z[static_cast<std::size_t>(c)] > best) best = z[static_cast<std::size_t>(c)], label = static_cast<std::int32_t>(c);
+      s.labels.push_back(label);
+    }
+    return s;
+  }
+
+  Rng rng_;
+  Index block_, classes_, inputs_;
+  Classifier<T> model_;
+  std::vector<Split> train_, test_;
+};
+
+}  // namespace everlora_test
+
+#endif  // EVERLORA_TESTS_CONTINUAL_SYNTHETIC_WORKLOAD_HPP
