@@ -127,3 +127,10 @@ TEST_CASE("svg_bar_chart rejects a series of the wrong length", "[metrics][svg]"
   require_error([] { svg_bar_chart({"a"}, {{"AA", {}}}, "t", "y"); }, ErrorKind::value,
                 {"svg_bar_chart", "series 'AA' has 0 values for 1 labels"});
 }
+
+TEST_CASE("Numbers that round to zero print without a minus sign", "[metrics][svg]") {
+  CHECK(everlora::detail::fixed(-0.001, 2) == "0.00");
+  CHECK(everlora::detail::fixed(-0.0, 1) == "0.0");
+  CHECK(everlora::detail::fixed(-0.05, 2) == "-0.05");
+  CHECK(everlora::detail::fixed(-12.5, 1) == "-12.5");
+}

@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,11 +21,13 @@ namespace everlora {
 
 namespace detail {
 
-/// `v` with `decimals` digits after the point; "n/a" for NaN.
+/// `v` with `decimals` digits after the point; "n/a" for NaN. Never "-0.00": a value that rounds
+/// to zero prints as zero.
 inline std::string fixed(double v, int decimals) {
   if (std::isnan(v)) return "n/a";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  if (buf[0] == '-' && std::strspn(buf + 1, "0.") == std::strlen(buf + 1)) return buf + 1;
   return buf;
 }
 
