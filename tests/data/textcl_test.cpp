@@ -203,12 +203,15 @@ TEST_CASE("corpus for textcl pretraining holds no dev or test input", "[data][te
   CHECK(corpus.find("<programming>") != std::string::npos);
   CHECK(corpus.find("/, n. ") != std::string::npos);
   CHECK(corpus.find(" -- ") != std::string::npos);
-  // Train inputs may be in it, and many are.
+  // Train inputs may be in it, and many are (checked on the first 40 of each task).
   std::size_t train_in = 0, train_total = 0;
   for (const Task& task : s.tasks)
-    for (const Example& ex : task.train) {
+    for (std::size_t i = 0; i < 40 && i < task.train.size(); ++i) {
+      const std::string& in = task.train[i].input;
       ++train_total;
-      train_in += corpus.find(ex.input) != std::string::npos;
+      train_in += std::search(corpus.begin(), corpus.end(),
+                              std::boyer_moore_horspool_searcher(in.begin(), in.end())) !=
+                  corpus.end();
     }
   CHECK(train_in > train_total / 10);
 }

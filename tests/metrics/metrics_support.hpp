@@ -6,12 +6,16 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "everlora/metrics/accuracy_matrix.hpp"
 
 namespace everlora_test {
+
+/// An unset entry, in literal rows and plot series.
+inline const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// An AccuracyMatrix holding `rows` (T+1 rows of T scores); NaN leaves an entry unset.
 inline everlora::AccuracyMatrix matrix_from_rows(const std::vector<std::vector<double>>& rows) {

@@ -16,14 +16,13 @@
 using namespace everlora;
 using everlora_test::check_well_formed;
 using everlora_test::count;
+using everlora_test::kNaN;
 using everlora_test::matrix_from_rows;
 using everlora_test::require_error;
 using everlora_test::TempDir;
 using everlora_test::worked_example;
 
 namespace {
-
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// The worked example as "seq_lora", and a one-row-short variant as "jump_lora+ella".
 RunReport sample_report() {

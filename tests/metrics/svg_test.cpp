@@ -14,11 +14,10 @@
 using namespace everlora;
 using everlora_test::check_well_formed;
 using everlora_test::count;
+using everlora_test::kNaN;
 using everlora_test::require_error;
 
 namespace {
-
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using Series = std::vector<std::pair<std::string, std::vector<double>>>;
 

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -21,7 +20,6 @@
 #include "everlora/core/error.hpp"
 #include "everlora/core/random.hpp"
 #include "everlora/data/task.hpp"
-#include "everlora/io/atomic_file.hpp"
 
 namespace everlora {
 namespace detail {
@@ -136,8 +134,11 @@ class SubstringIndex {
     for (const auto& p : patterns_) window_ = std::min(window_, p.size());
     power_ = 1;
     for (std::size_t i = 1; i < window_; ++i) power_ *= kBase;
-    for (std::size_t k = 0; k < patterns_.size(); ++k)
-      by_hash_[hash(patterns_[k].data())].push_back(k);
+    for (std::size_t k = 0; k < patterns_.size(); ++k) {
+      const std::uint64_t h = hash(patterns_[k].data());
+      by_hash_[h].push_back(k);
+      filter_[(h >> 40) & kFilterMask] = 1;
+    }
   }
 
   /// True if some pattern occurs in `text`.
@@ -145,7 +146,9 @@ class SubstringIndex {
     if (patterns_.empty() || text.size() < window_) return false;
     std::uint64_t h = hash(text.data());
     for (std::size_t i = 0;; ++i) {
-      if (const auto it = by_hash_.find(h); it != by_hash_.end()) {
+      if (!filter_[(h >> 40) & kFilterMask]) {
+        // no pattern starts with these bytes: the common case, without a hash-map lookup
+      } else if (const auto it = by_hash_.find(h); it != by_hash_.end()) {
         for (const std::size_t k : it->second)
           if (text.compare(i, patterns_[k].size(), patterns_[k]) == 0) return true;
       }
@@ -157,6 +160,7 @@ class SubstringIndex {
 
  private:
   static constexpr std::uint64_t kBase = 1099511628211ULL;  // odd: arithmetic mod 2^64
+  static constexpr std::uint64_t kFilterMask = (1u << 20) - 1;
   std::uint64_t hash(const char* p) const {
     std::uint64_t h = 0;
     for (std::size_t i = 0; i < window_; ++i) h = h * kBase + static_cast<unsigned char>(p[i]);
@@ -167,56 +171,12 @@ class SubstringIndex {
   std::size_t window_ = 0;
   std::uint64_t power_ = 1;  // kBase^(window_ - 1)
   std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_hash_;
+  std::vector<unsigned char> filter_ = std::vector<unsigned char>(kFilterMask + 1, 0);
 };
 
 /// Throws Error(config) "<who>: <what>" unless `ok`.
 inline void require_option(bool ok, const std::string& who, const std::string& what) {
   if (!ok) throw Error(ErrorKind::config, who + ": " + what);
-}
-
-/// Creates `dir` (and its parents), naming it in Error(io) on failure.
-inline void make_dir(const std::string& dir, const std::string& who) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir))
-    throw Error(ErrorKind::io, who + ": cannot create the folder '" + dir + "': " + ec.message());
-}
-
-/// Writes the folder layout of BENCHMARKS.md ("Task data format") for `stream`: dir/stream.json
-/// ({"name", "tasks": [{"name", "labels"? , "metric"?}]}) and dir/<task>/{train,dev,test}.jsonl
-/// (one {"instruction", "input", "output"} object per line), every file atomically.
-inline void write_stream_folder(const std::string& dir, const Stream& stream,
-                                const std::string& who) {
-  make_dir(dir, who);
-  nlohmann::ordered_json tasks = nlohmann::ordered_json::array();
-  for (const Task& task : stream.tasks) {
-    nlohmann::ordered_json t;
-    t["name"] = task.spec.name;
-    if (!task.spec.labels.empty()) t["labels"] = task.spec.labels;
-    if (task.spec.metric == TaskMetric::next_byte) t["metric"] = "next_byte";
-    tasks.push_back(std::move(t));
-
-    const std::string task_dir = dir + "/" + task.spec.name;
-    make_dir(task_dir, who);
-    const std::pair<const char*, const std::vector<Example>*> splits[3] = {
-        {"train", &task.train}, {"dev", &task.dev}, {"test", &task.test}};
-    for (const auto& [split, examples] : splits) {
-      write_file_atomically(task_dir + "/" + split + ".jsonl", [&](FileWriter& out) {
-        for (const Example& ex : *examples) {
-          nlohmann::ordered_json line;
-          line["instruction"] = ex.instruction;
-          line["input"] = ex.input;
-          line["output"] = ex.output;
-          out.write(line.dump());
-          out.write("\n");
-        }
-      });
-    }
-  }
-  nlohmann::ordered_json top;
-  top["name"] = stream.name;
-  top["tasks"] = std::move(tasks);
-  write_file_atomically(dir + "/stream.json", top.dump(2) + "\n");
 }
 
 /// {"name": {"train": n, "dev": n, "test": n}} for BUILD_INFO.json.

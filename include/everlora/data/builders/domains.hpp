@@ -28,6 +28,7 @@
 #include "everlora/data/builders/textcl.hpp"
 #include "everlora/data/dictd.hpp"
 #include "everlora/data/fortunes.hpp"
+#include "everlora/data/stream.hpp"
 #include "everlora/data/task.hpp"
 #include "everlora/io/atomic_file.hpp"
 #include "everlora/version.hpp"
@@ -146,7 +147,7 @@ inline Stream build_domains(const DomainsOptions& options = {}) {
 /// written.
 inline void save_domains(const std::string& dir, const DomainsOptions& options = {}) {
   const Stream stream = build_domains(options);
-  detail::corpus::write_stream_folder(dir, stream, "save_domains");
+  save_stream(dir, stream);
   nlohmann::ordered_json info;
   info["builder"] = "domains";
   info["everlora_version"] = EVERLORA_VERSION_STRING;

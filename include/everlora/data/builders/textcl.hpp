@@ -32,6 +32,7 @@
 #include "everlora/data/builders/common.hpp"
 #include "everlora/data/dictd.hpp"
 #include "everlora/data/fortunes.hpp"
+#include "everlora/data/stream.hpp"
 #include "everlora/data/task.hpp"
 #include "everlora/io/atomic_file.hpp"
 #include "everlora/version.hpp"
@@ -104,23 +105,34 @@ inline bool is_cross_reference(const std::string& body) {
   return body.rfind("See ", 0) == 0 || body.rfind("Syn", 0) == 0 || body.rfind("Same as ", 0) == 0;
 }
 
+/// clean_text(head + tail) for a text split at whitespace, reusing the cleaned tail.
+inline std::string join_clean(std::string_view head, const std::string& clean_tail) {
+  std::string out = corpus::clean_text(head, true);
+  if (!out.empty() && !clean_tail.empty()) out += ' ';
+  return out += clean_tail;
+}
+
 /// "ABASEMENT, n.  A decent and customary…" → pos and body after the marker.
 inline Doc parse_devil(const std::string& headword, const std::string& raw) {
   Doc doc;
   doc.origin = Origin::devil;
   doc.headword = headword;
-  doc.full = corpus::clean_text(raw, true);
+  const auto corpus_only = [&] {  // "CONFIDANT, CONFIDANTE, n.", "adj. and n." and the like
+    doc.full = corpus::clean_text(raw, true);
+    return doc;
+  };
   const std::size_t comma = raw.find(',');
-  if (comma == std::string::npos || comma > raw.find('\n')) return doc;
+  if (comma == std::string::npos || comma > raw.find('\n')) return corpus_only();
   std::size_t p = comma + 1;
   while (p < raw.size() && raw[p] == ' ') ++p;
   std::size_t q = p;
   while (q < raw.size() && ((raw[q] >= 'a' && raw[q] <= 'z') || raw[q] == '.')) ++q;
   if (q == p || raw[q - 1] != '.' || q == raw.size() || (raw[q] != ' ' && raw[q] != '\n'))
-    return doc;  // "CONFIDANT, CONFIDANTE, n." and the like: corpus only
+    return corpus_only();
   std::string body = corpus::clean_text(std::string_view(raw).substr(q), true);
-  if (body.rfind("and ", 0) == 0 || body.rfind("or ", 0) == 0) return doc;  // "adj. and n."
+  if (body.rfind("and ", 0) == 0 || body.rfind("or ", 0) == 0) return corpus_only();
   doc.pos = pos_name(std::string_view(raw).substr(p, q - p));
+  doc.full = join_clean(std::string_view(raw).substr(0, q), body);
   doc.body = std::move(body);
   return doc;
 }
@@ -130,9 +142,11 @@ inline Doc parse_jargon(const std::string& headword, const std::string& raw) {
   Doc doc;
   doc.origin = Origin::jargon;
   doc.headword = headword;
-  doc.full = corpus::clean_text(raw, true);
   const std::size_t nl1 = raw.find('\n');
-  if (nl1 == std::string::npos) return doc;
+  if (nl1 == std::string::npos) {
+    doc.full = corpus::clean_text(raw, true);
+    return doc;
+  }
   std::size_t body_from = nl1 + 1;
   if (raw.compare(body_from, 4, "    ") != 0) {  // the pronunciation / part-of-speech line
     std::size_t nl2 = raw.find('\n', body_from);
@@ -146,7 +160,9 @@ inline Doc parse_jargon(const std::string& headword, const std::string& raw) {
     doc.pos = pos_name(marker);
     body_from = nl2;
   }
-  doc.body = strip_lead(corpus::clean_text(std::string_view(raw).substr(body_from), true));
+  const std::string tail = corpus::clean_text(std::string_view(raw).substr(body_from), true);
+  doc.full = join_clean(std::string_view(raw).substr(0, body_from), tail);
+  doc.body = strip_lead(tail);
   if (is_cross_reference(doc.body)) doc.body.clear();
   return doc;
 }
@@ -170,14 +186,17 @@ inline Doc parse_foldoc(const std::string& headword, const std::string& raw) {
   doc.origin = Origin::foldoc;
   doc.headword = headword;
   const std::string text = drop_date(raw);
-  doc.full = corpus::clean_text(text, true);
+  const auto corpus_only = [&] {
+    doc.full = corpus::clean_text(text, true);
+    return doc;
+  };
   doc.ambiguous = text.find("Jargon File") != std::string::npos;
   std::size_t p = text.find("\n\n");
-  if (p == std::string::npos) return doc;
+  if (p == std::string::npos) return corpus_only();
   while (p < text.size() && (text[p] == '\n' || text[p] == ' ' || text[p] == '\t')) ++p;
   if (p < text.size() && text[p] == '<') {
     const std::size_t close = text.find('>', p);
-    if (close == std::string::npos) return doc;
+    if (close == std::string::npos) return corpus_only();
     const std::string list = corpus::clean_text(std::string_view(text).substr(p + 1, close - p - 1));
     for (std::size_t start = 0; start <= list.size();) {
       std::size_t comma = list.find(',', start);
@@ -191,6 +210,7 @@ inline Doc parse_foldoc(const std::string& headword, const std::string& raw) {
   for (const auto& tag : doc.tags)
     if (tag == "jargon") doc.ambiguous = true;
   doc.body = corpus::clean_text(std::string_view(text).substr(p), true);
+  doc.full = join_clean(std::string_view(text).substr(0, p), doc.body);
   if (is_cross_reference(doc.body)) doc.body.clear();
   return doc;
 }
@@ -295,8 +315,10 @@ inline void check_options(const TextclOptions& o, const char* who) {
 inline std::string input_of(const Doc& d, const TextclOptions& o, bool with_headword) {
   if (d.body.empty() || (with_headword && d.headword.empty())) return "";
   if (static_cast<Index>(d.body.size()) < o.min_input_bytes) return "";
-  std::string in = corpus::truncate_text(with_headword ? d.headword + ": " + d.body : d.body,
-                                         o.max_input_bytes);
+  const auto head = static_cast<std::size_t>(o.max_input_bytes) + 1;  // all truncate_text looks at
+  std::string in = corpus::truncate_text(
+      with_headword ? d.headword + ": " + d.body.substr(0, head) : d.body.substr(0, head),
+      o.max_input_bytes);
   return static_cast<Index>(in.size()) >= o.min_input_bytes ? in : std::string();
 }
 
@@ -446,7 +468,7 @@ inline void save_textcl(const std::string& dir, const TextclOptions& options = {
   const auto docs = detail::textcl::load_sources(options);
   const Stream stream = detail::textcl::build(docs, options);
   const std::string corpus = detail::textcl::corpus_text(docs, stream, options);
-  detail::corpus::write_stream_folder(dir, stream, "save_textcl");
+  save_stream(dir, stream);
   write_file_atomically(dir + "/pretrain.txt", corpus);
   nlohmann::ordered_json info;
   info["builder"] = "textcl";
