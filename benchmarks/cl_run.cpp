@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -32,6 +33,11 @@ struct Settings {
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0;
   double lr = 0, alpha = 16;
   bool quick = false, demo = false;
+  // AM-LoRA
+  std::string gate_fn = "sigmoid";
+  double am_l1 = StrategyOptions{}.am_l1_lambda;
+  Index mixer_dim = AttentionMixerConfig{}.attention_dim;
+  bool null_expert = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -71,7 +77,9 @@ std::string text_base_path(const Settings& s, const bench::BaseRecipe& recipe) {
   Settings textcl = s;
   textcl.benchmark = "textcl";
   const std::string corpus = text_stream_dir(textcl) + "/pretrain.txt";
-  const std::string path = s.cache + (s.quick ? "/text_base-quick.safetensors" : "/text_base.safetensors");
+  // The recipe is in the name: a cache from an older recipe is not mistaken for this one.
+  const std::string path = s.cache + "/text_base-d" + std::to_string(recipe.gpt.d_model) + "-l" + std::to_string(recipe.gpt.n_layers) +
+                           "-s" + std::to_string(recipe.steps) + ".safetensors";
   bench::text_base(path, corpus, recipe);
   return path;
 }
@@ -83,7 +91,7 @@ struct Defaults {
 };
 
 Defaults defaults_for(bool image, const Settings& s) {
-  Defaults d{image ? 150 : 120, image ? 2e-3 : 1e-2, image ? std::vector<std::string>{"fc1", "fc2", "fc3"} : std::vector<std::string>{"q", "k", "v", "o", "fc1", "fc2"}};
+  Defaults d{image ? 150 : 200, image ? 2e-3 : 5e-3, image ? std::vector<std::string>{"fc1", "fc2", "fc3"} : std::vector<std::string>{"q", "k", "v", "o", "fc1", "fc2"}};
   if (s.demo) d.steps = image ? 100 : 50;
   if (s.quick) d.steps = 3;
   if (s.steps > 0) d.steps = s.steps;
@@ -91,9 +99,15 @@ Defaults defaults_for(bool image, const Settings& s) {
   return d;
 }
 
-/// Runs one method from a fresh copy of the base and returns its row of the report.
+/// One method's row of the report, and its mixers' routing when it has any (AM-LoRA).
+struct MethodRun {
+  MethodResult row;
+  std::optional<MixerRouting> routing;
+};
+
+/// Runs one method from a fresh copy of the base.
 template <class MakeWorkload>
-MethodResult run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image) {
+MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image) {
   auto workload = make_workload();
   StrategyOptions options;
   options.lora.r = s.rank;
@@ -101,6 +115,10 @@ MethodResult run_method(const std::string& method, MakeWorkload&& make_workload,
   options.lora.target_modules = d.targets;
   options.lora.seed = s.seed;
   options.seed = s.seed;
+  options.am_l1_lambda = s.am_l1;
+  options.mixer.gate = parse_gate_function(s.gate_fn);
+  options.mixer.attention_dim = s.mixer_dim;
+  options.mixer.null_expert = s.null_expert;
   auto strategy = make_strategy<float>(method, options);
   TrainerOptions trainer;
   trainer.steps_per_task = s.epochs > 0 ? 0 : d.steps;
@@ -109,8 +127,36 @@ MethodResult run_method(const std::string& method, MakeWorkload&& make_workload,
   trainer.lr = d.lr;
   trainer.seed = s.seed;
   const ContinualResult result = train_continual(*workload, *strategy, trainer);
-  MethodResult row{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""};
-  return row;
+  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt};
+  if (!attention_mixers(workload->model()).empty()) run.routing = measure_mixer_routing(*workload, Split::test);
+  return run;
+}
+
+/// <out>/<method>_routing.svg (mean gate of each expert on each task's test inputs) and
+/// <out>/<method>_gate_sparsity.csv (share of gates below 0.01, per layer and task).
+void write_routing(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, const MixerRouting& routing) {
+  std::vector<std::string> experts;
+  for (std::size_t e = 0; e < tasks.size(); ++e) experts.push_back(task_expert_name(static_cast<Index>(e)));
+  std::vector<std::vector<double>> percent = routing.mean_gate;
+  for (auto& row : percent)
+    for (auto& v : row) v *= 100.0;
+  write_file_atomically(out + "/" + method + "_routing.svg",
+                        svg_heatmap(percent, tasks, experts, method + ": mean gate (%) of each expert (columns) on each task's test inputs (rows)"));
+  std::string csv = "layer";
+  for (const auto& t : tasks) csv += "," + t;
+  csv += "\n";
+  for (std::size_t l = 0; l < routing.layers.size(); ++l) {
+    csv += routing.layers[l];
+    for (double v : routing.sparsity[l]) csv += "," + std::to_string(v);
+    csv += "\n";
+  }
+  write_file_atomically(out + "/" + method + "_gate_sparsity.csv", csv);
+  double mean = 0;
+  std::size_t count = 0;
+  for (const auto& layer : routing.sparsity)
+    for (double v : layer) mean += v, ++count;
+  std::fprintf(stderr, "%s: gates below 0.01: %.1f%% (mean over layers and tasks); routing in %s/%s_routing.svg\n", method.c_str(),
+               count ? 100.0 * mean / static_cast<double>(count) : 0.0, out.c_str(), method.c_str());
 }
 
 }  // namespace
@@ -132,6 +178,10 @@ int main(int argc, char** argv) {
   app.add_option("--rank", s.rank, "LoRA rank r")->capture_default_str();
   app.add_option("--alpha", s.alpha, "LoRA alpha")->capture_default_str();
   app.add_option("--eval-limit", s.eval_limit, "score at most this many examples per task (0: all)")->capture_default_str();
+  app.add_option("--gate-fn", s.gate_fn, "AM-LoRA's gate function: sigmoid, softmax or sparsemax")->capture_default_str();
+  app.add_option("--am-l1", s.am_l1, "AM-LoRA's weight of the L1 push on the gates")->capture_default_str();
+  app.add_option("--mixer-dim", s.mixer_dim, "AM-LoRA's attention width d_a")->capture_default_str();
+  app.add_flag("--null-expert", s.null_expert, "AM-LoRA: add the null expert (score 0) before the gate function");
   app.add_flag("--list", list, "print the method names and exit");
   app.add_flag("--demo", s.demo, "the README's demo budget: a few minutes on 2 cores");
   app.add_flag("--quick", s.quick, "a tiny run in seconds (used by the test suite)");
@@ -158,6 +208,7 @@ int main(int argc, char** argv) {
     const bool image = s.benchmark == "rotated-fmnist";
     const Defaults d = defaults_for(image, s);
     for (const auto& method : methods) make_strategy<float>(method, StrategyOptions{});  // fail before any work
+    parse_gate_function(s.gate_fn);
 
     std::function<std::unique_ptr<Workload<float>>()> make_workload;
     if (image) {
@@ -180,8 +231,11 @@ int main(int argc, char** argv) {
 
     std::fprintf(stderr, "cl_run: %s, %zu tasks, methods %s, %td steps per task, %d threads\n", s.benchmark.c_str(),
                  report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
+    std::vector<std::pair<std::string, MixerRouting>> routings;
     for (const auto& method : methods) {
-      report.methods.push_back(run_method(method, make_workload, d, s, image));
+      MethodRun run = run_method(method, make_workload, d, s, image);
+      report.methods.push_back(std::move(run.row));
+      if (run.routing) routings.emplace_back(method, std::move(*run.routing));
       const MethodResult& r = report.methods.back();
       std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
       bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
@@ -190,6 +244,7 @@ int main(int argc, char** argv) {
                    {"threads", num_threads()}});
     }
     write_report(s.out, report);
+    for (const auto& [method, routing] : routings) write_routing(s.out, method, report.tasks, routing);
     std::fprintf(stderr, "%s", metrics_table(report).c_str());
     std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());
   } catch (const Error& e) {

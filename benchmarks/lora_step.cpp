@@ -29,7 +29,8 @@ class TokenMixer : public Combiner<float> {
   }
   const char* type_name() const override { return "TokenMixer"; }
   bool mergeable() const override { return false; }
-  Tensor<float> weights(const Tensor<float>& x, Index) override {
+  Tensor<float> weights(const CombinerInput<float>& in) override {
+    const Tensor<float>& x = in.x;
     const Tensor<float> rows = reshape(x, {x.shape().rows(), x.shape().last()});
     return softmax(matmul_nt(matmul_nt(rows, wq_), keys_) * (1.0f / std::sqrt(float(dk_))));
   }

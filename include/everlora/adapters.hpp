@@ -12,6 +12,7 @@
 #include "everlora/adapters/gates.hpp"
 #include "everlora/adapters/combiners/combiner.hpp"
 #include "everlora/adapters/combiners/sum.hpp"
+#include "everlora/adapters/combiners/attention_mixer.hpp"
 #include "everlora/adapters/lora_linear_op.hpp"
 #include "everlora/adapters/adapted_linear.hpp"
 #include "everlora/adapters/attach.hpp"

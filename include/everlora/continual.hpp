@@ -12,6 +12,7 @@
 #include "everlora/continual/ella.hpp"
 #include "everlora/continual/replay.hpp"
 #include "everlora/continual/mtl.hpp"
+#include "everlora/continual/am_lora.hpp"
 #include "everlora/continual/registry.hpp"
 #include "everlora/continual/trainer.hpp"
 #include "everlora/continual/text_workload.hpp"

@@ -20,6 +20,7 @@
 #include "everlora/core/ops/reduce.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
 #include "everlora/core/ops/softmax.hpp"
+#include "everlora/core/ops/sparsemax.hpp"
 #include "everlora/core/ops/loss.hpp"
 #include "everlora/core/ops/layer_norm.hpp"
 #include "everlora/core/ops/embedding.hpp"

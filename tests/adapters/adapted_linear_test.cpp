@@ -29,7 +29,7 @@ class FixedWeights : public Combiner<T> {
  public:
   explicit FixedWeights(Tensor<T> w) { this->register_parameter("w", w_, std::move(w)); }
   const char* type_name() const override { return "FixedWeights"; }
-  Tensor<T> weights(const Tensor<T>&, Index) override { return w_; }
+  Tensor<T> weights(const CombinerInput<T>&) override { return w_; }
   bool mergeable() const override { return false; }
   Tensor<T>& w() { return w_; }
 

@@ -137,6 +137,16 @@ TEST_CASE("gradcheck: softmax and log-softmax", "[core][gradcheck]") {
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return log_softmax(in[0]); }, {x}));
 }
 
+TEST_CASE("gradcheck: sparsemax, rows with one, some and all entries in the support", "[core][gradcheck]") {
+  Rng rng(18);
+  auto x = random_input({2, 3, 5}, rng, -1.0, 1.0);
+  EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return sparsemax(in[0]); }, {x}));
+  // {3, 0, 0}: support of one; {0.1, 0.2, 0.15}: all three; {1, 0.5, -1}: two.
+  auto rows = Tensor<double>::from_vector({3, 3}, {3, 0, 0, 0.1, 0.2, 0.15, 1, 0.5, -1});
+  rows.requires_grad_(true);
+  EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return sparsemax(in[0]); }, {rows}));
+}
+
 TEST_CASE("gradcheck: cross-entropy with an ignored row, mse and L1 losses", "[core][gradcheck]") {
   Rng rng(9);
   auto logits = random_input({2, 3, 5}, rng, -2.0, 2.0);

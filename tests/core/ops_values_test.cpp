@@ -30,6 +30,16 @@ TEMPLATE_TEST_CASE("softmax and cross-entropy stay finite for huge logits", "[co
   CHECK(cross_entropy(z, {1}).item() == Approx(1000.0));
 }
 
+TEMPLATE_TEST_CASE("sparsemax projects rows onto the simplex with exact zeros", "[core][ops]", float, double) {
+  using T = TestType;
+  // {1, 0.5, -1}: τ = 0.25 → {0.75, 0.25, 0}; {3, 0, 0}: one-hot; equal scores: uniform.
+  auto z = Tensor<T>::from_vector({3, 3}, {1, T(0.5), -1, 3, 0, 0, 2, 2, 2});
+  const std::vector<T> p = sparsemax(z).to_vector();
+  const std::vector<T> expected{T(0.75), T(0.25), 0, 1, 0, 0, T(1) / 3, T(1) / 3, T(1) / 3};
+  for (std::size_t i = 0; i < p.size(); ++i) CHECK(p[i] == Approx(expected[i]));
+  CHECK(p[2] == T(0));  // exactly zero, not small
+}
+
 TEST_CASE("cross-entropy averages only the rows that are not ignored", "[core][ops]") {
   auto z = Tensor<double>::from_vector({3, 2}, {0, 0, 5, -5, 0, 0}).requires_grad_();
   auto loss = cross_entropy(z, {0, kIgnoreIndex, 1});

@@ -65,7 +65,7 @@ class AdaptedLinear : public Linear<T> {
       bs.push_back((*bank_)[e].b());
       scales.push_back((*bank_)[e].scale());
     }
-    const Tensor<T> coef = combiner_->weights(x, static_cast<Index>(bank_->size()));
+    const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_});
     return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef);
   }
 

@@ -37,7 +37,8 @@ inline std::pair<std::string, std::string> split_path(const std::string& path) {
 }  // namespace detail
 
 /// Adds expert `expert` (config's rank, alpha, init) to every Linear whose path config targets,
-/// turning plain Linears into AdaptedLinears; freezes everything else. Returns the adapted paths.
+/// turning plain Linears into AdaptedLinears; freezes the base model's parameters (experts,
+/// combiners and gates keep what their strategy set). Returns the adapted paths.
 /// Throws Error(config) when no target matches or a target names something that is not a Linear.
 template <class T>
 std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
@@ -60,8 +61,12 @@ std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
     throw Error(ErrorKind::config, "attach: target_modules [" + wanted + "] match no Linear of the " +
                                        model.type_name() + " (Linears: " + (linears.empty() ? "none" : linears) + ")");
   }
+  const auto is_adapter_state = [](const std::string& name) {
+    return name.find(".experts.") != std::string::npos || name.find(".combiner.") != std::string::npos ||
+           name.find(".gate.") != std::string::npos;
+  };
   for (auto& [name, p] : model.named_parameters())
-    if (name.find(".experts.") == std::string::npos) Tensor<T>(p).requires_grad_(false);
+    if (!is_adapter_state(name)) Tensor<T>(p).requires_grad_(false);
   Rng rng(config.seed);
   for (const auto& path : targets) {
     Module<T>& found = model.find(path);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "everlora/continual/am_lora.hpp"
 #include "everlora/continual/ella.hpp"
 #include "everlora/continual/inc_lora.hpp"
 #include "everlora/continual/mtl.hpp"
@@ -34,7 +35,7 @@ inline const std::vector<MethodInfo>& method_catalogue() {
       {"ella", true, "IncLoRA + penalty on the new update where old updates are large"},
       {"replay", true, "one LoRA + a 500-example reservoir replayed every step"},
       {"mtl", true, "one LoRA on the union of the tasks so far (upper bound)"},
-      {"am_lora", false, "attentional mixture of per-task LoRAs (issue 6)"},
+      {"am_lora", true, "per-task LoRAs mixed per token by a learned attention, L1 on the gates"},
       {"jump_lora", false, "JumpReLU-gated sparse LoRA updates (issue 6)"},
       {"i_lora", false, "fast + slow (EMA) LoRA with replay (issue 7)"},
       {"sapt", false, "shared attentive routing over per-task LoRAs (issue 8)"},
@@ -59,6 +60,7 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
   if (name == "ella") return std::make_unique<Ella<T>>(options);
   if (name == "replay") return std::make_unique<Replay<T>>(options);
   if (name == "mtl") return std::make_unique<Mtl<T>>(options);
+  if (name == "am_lora") return std::make_unique<AmLora<T>>(options);
   // Not built above: say which part of the name is unknown or not implemented yet.
   std::string known;
   for (const auto& m : method_catalogue()) known += (known.empty() ? "" : ", ") + m.name;

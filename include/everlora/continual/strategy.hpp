@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "everlora/adapters/attach.hpp"
+#include "everlora/adapters/combiners/attention_mixer.hpp"
 #include "everlora/adapters/lora_config.hpp"
 #include "everlora/continual/workload.hpp"
 
@@ -25,7 +26,9 @@ struct StrategyOptions {
   double o_lora_lambda = 0.5;      ///< O-LoRA: weight of Σ|A_past A_newᵀ| (0.5 in its code)
   double ella_lambda = 100.0;      ///< ELLA: weight of (1/L) Σ ‖ΔW_t ⊙ W_past‖²_F (our default)
   Index replay_capacity = 500;     ///< replay: reservoir size in examples
-  std::uint64_t seed = 1;          ///< replay sampling
+  double am_l1_lambda = 0.01;      ///< AM-LoRA: weight of the L1 push on the gates (our default)
+  AttentionMixerConfig mixer;      ///< AM-LoRA: the mixers' width, gate function and null expert
+  std::uint64_t seed = 1;          ///< replay sampling, mixer initialisation
 };
 
 template <class T>

@@ -1,20 +1,30 @@
 // everlora — the Combiner seam: how the experts of one adapted layer become one output.
 // A combiner returns the mixing weights c [N, K] for the N rows of the layer's input, or an
-// undefined tensor meaning "every c = 1" (Sum, the fast path). It is a Module, so a learned
+// undefined tensor meaning "every c = 1" (Sum, the fast path). It sees the layer's input and its
+// experts, so weights may depend on the experts' own outputs (AM-LoRA scores them). It is a Module, so a learned
 // combiner's parameters (AM-LoRA's mixer, SAPT's and MoA's routers) live in the model's state.
 // Methods add combiners (AttentionMixer, SharedAttentionRouter, DomainRouter) by deriving here.
 #ifndef EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
 #define EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
 
+#include "everlora/adapters/expert_bank.hpp"
 #include "everlora/nn/module.hpp"
 
 namespace everlora {
 
+/// What a combiner may look at in one forward pass of an adapted layer.
+template <class T>
+struct CombinerInput {
+  const Tensor<T>& x;          ///< the layer's input [.., in]
+  const Tensor<T>& x_adapter;  ///< the experts' input (x, or x after the adapters' dropout)
+  ExpertBank<T>& experts;      ///< the layer's experts, in order
+};
+
 template <class T>
 class Combiner : public Module<T> {
  public:
-  /// Weights [rows of x, experts] for input x [.., in], or undefined for all ones.
-  virtual Tensor<T> weights(const Tensor<T>& x, Index experts) = 0;
+  /// Weights [rows of x, experts] for one forward pass, or undefined for all ones.
+  virtual Tensor<T> weights(const CombinerInput<T>& in) = 0;
   /// Whether the weights are constant, so experts can be merged into the base weight exactly.
   virtual bool mergeable() const = 0;
 };

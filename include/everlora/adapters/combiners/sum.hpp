@@ -10,7 +10,7 @@ template <class T>
 class Sum : public Combiner<T> {
  public:
   const char* type_name() const override { return "Sum"; }
-  Tensor<T> weights(const Tensor<T>&, Index) override { return Tensor<T>(); }
+  Tensor<T> weights(const CombinerInput<T>&) override { return Tensor<T>(); }
   bool mergeable() const override { return true; }
 };
 
