@@ -30,7 +30,7 @@ struct Settings {
   std::string out;
   std::string base;
   std::string cache = bench::default_cache_dir();
-  Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0;
+  Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
   double lr = 0, alpha = 16;
   bool quick = false, demo = false;
   // AM-LoRA
@@ -92,7 +92,8 @@ struct Defaults {
 
 Defaults defaults_for(bool image, const Settings& s) {
   Defaults d{image ? 150 : 200, image ? 2e-3 : 5e-3, image ? std::vector<std::string>{"fc1", "fc2", "fc3"} : std::vector<std::string>{"q", "k", "v", "o", "fc1", "fc2"}};
-  if (s.demo) d.steps = image ? 100 : 50;
+  if (s.demo && image) d.steps = 100;
+  if (s.demo && !image) d.steps = 50, d.lr = 1e-2;  // a quarter of the budget, at twice the rate
   if (s.quick) d.steps = 3;
   if (s.steps > 0) d.steps = s.steps;
   if (s.lr > 0) d.lr = s.lr;
@@ -103,6 +104,7 @@ Defaults defaults_for(bool image, const Settings& s) {
 struct MethodRun {
   MethodResult row;
   std::optional<MixerRouting> routing;
+  std::optional<JumpMasks> masks;
 };
 
 /// Runs one method from a fresh copy of the base.
@@ -127,9 +129,41 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   trainer.lr = d.lr;
   trainer.seed = s.seed;
   const ContinualResult result = train_continual(*workload, *strategy, trainer);
-  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt};
+  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt};
   if (!attention_mixers(workload->model()).empty()) run.routing = measure_mixer_routing(*workload, Split::test);
+  if (const auto* jump = dynamic_cast<const JumpLora<float>*>(strategy.get())) run.masks = jump->masks();
   return run;
+}
+
+/// <out>/<method>_masks.svg (overlap of the tasks' masks) and <out>/<method>_masks.csv (the share
+/// of entries each task kept, per layer).
+void write_masks(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, const JumpMasks& masks) {
+  const std::size_t n = masks.kept.size();
+  std::vector<std::vector<double>> overlap(n, std::vector<double>(n));
+  double off_diagonal = 0, density = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      overlap[i][j] = 100.0 * masks.overlap(i, j);
+      if (i != j) off_diagonal += overlap[i][j];
+    }
+  const std::vector<std::string> names(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(n));
+  write_file_atomically(out + "/" + method + "_masks.svg",
+                        svg_heatmap(overlap, names, names, method + ": overlap (%) of the tasks' masks, |Mi ∩ Mj| / |Mi ∪ Mj|, layer mean"));
+  std::string csv = "layer";
+  for (const auto& t : names) csv += "," + t;
+  csv += "\n";
+  for (std::size_t l = 0; l < masks.layers.size(); ++l) {
+    csv += masks.layers[l];
+    for (std::size_t t = 0; t < n; ++t) {
+      csv += "," + std::to_string(masks.density(t, l));
+      density += masks.density(t, l);
+    }
+    csv += "\n";
+  }
+  write_file_atomically(out + "/" + method + "_masks.csv", csv);
+  std::fprintf(stderr, "%s: entries kept %.1f%% (mean over layers and tasks), mask overlap between tasks %.1f%%; %s/%s_masks.svg\n",
+               method.c_str(), masks.layers.empty() || n == 0 ? 0.0 : 100.0 * density / static_cast<double>(masks.layers.size() * n),
+               n > 1 ? off_diagonal / static_cast<double>(n * (n - 1)) : 0.0, out.c_str(), method.c_str());
 }
 
 /// <out>/<method>_routing.svg (mean gate of each expert on each task's test inputs) and
@@ -177,6 +211,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", s.lr, "peak learning rate (default: the benchmark's)");
   app.add_option("--rank", s.rank, "LoRA rank r")->capture_default_str();
   app.add_option("--alpha", s.alpha, "LoRA alpha")->capture_default_str();
+  app.add_option("--tasks", s.tasks, "run only the first N tasks of the stream (0: all; --demo: 3)")->capture_default_str();
   app.add_option("--eval-limit", s.eval_limit, "score at most this many examples per task (0: all)")->capture_default_str();
   app.add_option("--gate-fn", s.gate_fn, "AM-LoRA's gate function: sigmoid, softmax or sparsemax")->capture_default_str();
   app.add_option("--am-l1", s.am_l1, "AM-LoRA's weight of the L1 push on the gates")->capture_default_str();
@@ -192,6 +227,7 @@ int main(int argc, char** argv) {
       std::printf("%-10s %-13s %s\n", m.name.c_str(), m.available ? "available" : "not yet", m.summary.c_str());
     return 0;
   }
+  if (s.demo && s.tasks == 0) s.tasks = 3;
   if (s.quick) {
     if (s.cache == bench::default_cache_dir()) s.cache = "cl_run_quick_cache";
     s.batch = std::min<Index>(s.batch, 4);
@@ -214,14 +250,16 @@ int main(int argc, char** argv) {
     if (image) {
       const std::string backbone = s.cache + (s.quick ? "/fmnist_backbone-quick.safetensors" : "/fmnist_backbone.safetensors");
       bench::image_base(backbone, recipe);
-      const std::vector<double> angles{30, 60, 90, 120, 150};
+      std::vector<double> angles{30, 60, 90, 120, 150};
+      if (s.tasks > 0 && s.tasks < static_cast<Index>(angles.size())) angles.resize(static_cast<std::size_t>(s.tasks));
       auto tasks = std::make_shared<std::vector<ImageTask>>(rotated_fashion_mnist(angles, s.quick ? 64 : 2000, s.quick ? 32 : 500));
       make_workload = [=] { return std::make_unique<ImageWorkload<float>>(bench::image_base(backbone, recipe), *tasks); };
     } else {
-      const Stream stream = load_stream(text_stream_dir(s));
+      Stream stream = load_stream(text_stream_dir(s));
+      if (s.tasks > 0 && s.tasks < static_cast<Index>(stream.tasks.size())) stream.tasks.resize(static_cast<std::size_t>(s.tasks));
       const std::string base = text_base_path(s, recipe);
       TextWorkloadOptions options;
-      options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 30 : 0;
+      options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 20 : 0;
       make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
     }
     {
@@ -232,10 +270,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cl_run: %s, %zu tasks, methods %s, %td steps per task, %d threads\n", s.benchmark.c_str(),
                  report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
     std::vector<std::pair<std::string, MixerRouting>> routings;
+    std::vector<std::pair<std::string, JumpMasks>> mask_reports;
     for (const auto& method : methods) {
       MethodRun run = run_method(method, make_workload, d, s, image);
       report.methods.push_back(std::move(run.row));
       if (run.routing) routings.emplace_back(method, std::move(*run.routing));
+      if (run.masks) mask_reports.emplace_back(method, std::move(*run.masks));
       const MethodResult& r = report.methods.back();
       std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
       bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
@@ -245,6 +285,7 @@ int main(int argc, char** argv) {
     }
     write_report(s.out, report);
     for (const auto& [method, routing] : routings) write_routing(s.out, method, report.tasks, routing);
+    for (const auto& [method, masks] : mask_reports) write_masks(s.out, method, report.tasks, masks);
     std::fprintf(stderr, "%s", metrics_table(report).c_str());
     std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());
   } catch (const Error& e) {

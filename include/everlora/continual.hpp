@@ -13,6 +13,7 @@
 #include "everlora/continual/replay.hpp"
 #include "everlora/continual/mtl.hpp"
 #include "everlora/continual/am_lora.hpp"
+#include "everlora/continual/jump_lora.hpp"
 #include "everlora/continual/registry.hpp"
 #include "everlora/continual/trainer.hpp"
 #include "everlora/continual/text_workload.hpp"

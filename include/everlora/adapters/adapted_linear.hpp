@@ -3,8 +3,8 @@
 //   y = x·W0ᵀ + b + Σ_e c_e(x) · s_e · gate(B_e·A_e)·x̃     (x̃ = dropout(x) for the adapters)
 // It is a Linear (same `weight` and `bias` names), so it takes a Linear's place by name and the
 // base weights keep their paths; experts live at <layer>.experts.<name>.lora_A / .lora_B.
-// With the Identity gate the fused low-rank op runs (ΔW is never formed); another gate needs the
-// dense update and a constant (mergeable) combiner.
+// With the Identity gate the fused low-rank op runs (ΔW is never formed); another gate forms each
+// expert's dense update and output, and any combiner mixes those.
 #ifndef EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 #define EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 
@@ -18,6 +18,7 @@
 #include "everlora/adapters/lora_linear_op.hpp"
 #include "everlora/core/ops/dropout.hpp"
 #include "everlora/core/ops/matmul.hpp"
+#include "everlora/core/ops/shape_ops.hpp"
 #include "everlora/nn/linear.hpp"
 
 namespace everlora {
@@ -70,7 +71,7 @@ class AdaptedLinear : public Linear<T> {
   }
 
   /// The gated dense update of expert e: gate(B_e·A_e) [out, in] (without the scale).
-  Tensor<T> delta_weight(std::size_t e) { return gate_->apply(matmul((*bank_)[e].b(), (*bank_)[e].a())); }
+  Tensor<T> delta_weight(std::size_t e) { return gate_->apply(matmul((*bank_)[e].b(), (*bank_)[e].a()), bank_->names().at(e)); }
 
   /// Folds every expert into W0 (W0 += Σ_e s_e·gate(B_e·A_e)); forward then runs the base alone.
   /// Exact up to float rounding; needs a mergeable combiner.
@@ -100,14 +101,26 @@ class AdaptedLinear : public Linear<T> {
     }
   }
 
+  /// The gated path: each expert's output e_e = s_e·x̃·gate(ΔW_e)ᵀ from its dense update, then
+  /// y = base + Σ_e c_e ⊙ e_e with the combiner's weights (which may look at the e_e).
   Tensor<T> dense_forward(const Tensor<T>& x, const Tensor<T>& x_adapter) {
-    if (!combiner_->mergeable())
-      throw Error(ErrorKind::config, std::string("AdaptedLinear: the ") + gate_->type_name() + " gate needs a constant combiner, not " +
-                                         combiner_->type_name());
     Tensor<T> y = Linear<T>::forward(x);
+    std::vector<Tensor<T>> outputs;
     for (std::size_t e = 0; e < bank_->size(); ++e)
-      y = y + matmul_nt(x_adapter, delta_weight(e) * (*bank_)[e].scale());
-    return y;
+      outputs.push_back(matmul_nt(x_adapter, delta_weight(e) * (*bank_)[e].scale()));
+    const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_, &outputs});
+    if (!coef.defined()) {
+      for (const auto& out : outputs) y = y + out;
+      return y;
+    }
+    const Index rows = x.shape().rows(), out_features = this->out_features();
+    Tensor<T> mixed;
+    for (std::size_t e = 0; e < outputs.size(); ++e) {
+      const auto k = static_cast<Index>(e);
+      Tensor<T> term = reshape(outputs[e], {rows, out_features}) * slice(coef, 1, k, k + 1);
+      mixed = mixed.defined() ? mixed + term : term;
+    }
+    return y + reshape(mixed, y.shape());
   }
 
   std::shared_ptr<ExpertBank<T>> bank_;

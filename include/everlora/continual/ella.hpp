@@ -16,7 +16,8 @@
 
 namespace everlora {
 
-/// Per adapted layer (in adapted_layers order): Σ_{e ≠ exclude} s_e·B_e A_e, outside the graph.
+/// Per adapted layer (in adapted_layers order): Σ_{e ≠ exclude} s_e·gate(B_e A_e), outside the
+/// graph (the gate is Identity for plain LoRA; JumpLoRA's masked updates otherwise).
 template <class T>
 std::vector<Tensor<T>> ella_past_updates(Module<T>& model, const std::string& exclude) {
   NoGrad no_graph;
@@ -25,7 +26,7 @@ std::vector<Tensor<T>> ella_past_updates(Module<T>& model, const std::string& ex
     auto& bank = layer->experts();
     Tensor<T> sum_w = Tensor<T>::zeros(layer->weight().shape());
     for (std::size_t e = 0; e < bank.size(); ++e)
-      if (bank.names()[e] != exclude) sum_w = sum_w + matmul(bank[e].b(), bank[e].a()) * bank[e].scale();
+      if (bank.names()[e] != exclude) sum_w = sum_w + layer->delta_weight(e) * bank[e].scale();
     past.push_back(sum_w);
   }
   return past;

@@ -13,6 +13,7 @@
 #include "everlora/continual/am_lora.hpp"
 #include "everlora/continual/ella.hpp"
 #include "everlora/continual/inc_lora.hpp"
+#include "everlora/continual/jump_lora.hpp"
 #include "everlora/continual/mtl.hpp"
 #include "everlora/continual/o_lora.hpp"
 #include "everlora/continual/replay.hpp"
@@ -36,7 +37,7 @@ inline const std::vector<MethodInfo>& method_catalogue() {
       {"replay", true, "one LoRA + a 500-example reservoir replayed every step"},
       {"mtl", true, "one LoRA on the union of the tasks so far (upper bound)"},
       {"am_lora", true, "per-task LoRAs mixed per token by a learned attention, L1 on the gates"},
-      {"jump_lora", false, "JumpReLU-gated sparse LoRA updates (issue 6)"},
+      {"jump_lora", true, "IncLoRA with JumpReLU-gated sparse updates, merged per task (+ella, +am_lora)"},
       {"i_lora", false, "fast + slow (EMA) LoRA with replay (issue 7)"},
       {"sapt", false, "shared attentive routing over per-task LoRAs (issue 8)"},
       {"moa", false, "per-domain LoRAs with a supervised router (issue 8)"},
@@ -61,6 +62,10 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
   if (name == "replay") return std::make_unique<Replay<T>>(options);
   if (name == "mtl") return std::make_unique<Mtl<T>>(options);
   if (name == "am_lora") return std::make_unique<AmLora<T>>(options);
+  if (name == "jump_lora" || name == "jump_lora+inc_lora")
+    return std::make_unique<JumpLora<T>>(std::make_unique<IncLora<T>>(options), options, /*merge=*/true);
+  if (name == "jump_lora+ella") return std::make_unique<JumpLora<T>>(std::make_unique<Ella<T>>(options), options, false);
+  if (name == "jump_lora+am_lora") return std::make_unique<JumpLora<T>>(std::make_unique<AmLora<T>>(options), options, false);
   // Not built above: say which part of the name is unknown or not implemented yet.
   std::string known;
   for (const auto& m : method_catalogue()) known += (known.empty() ? "" : ", ") + m.name;
@@ -75,7 +80,8 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
       throw Error(ErrorKind::config, "method '" + name + "': " + part + " is not implemented in this build yet (" + it->summary + ")");
     begin = plus + 1;
   }
-  throw Error(ErrorKind::config, "method '" + name + "': these parts do not compose (a '+' joins a gate with a strategy)");
+  throw Error(ErrorKind::config, "method '" + name + "': these parts do not compose (jump_lora joins inc_lora, ella or "
+                                 "am_lora, which add an expert per task)");
 }
 
 }  // namespace everlora

@@ -1,6 +1,7 @@
 // everlora — Strategy<T>: what a continual-learning method does around training (ARCHITECTURE.md,
 // "The seam"). The trainer calls, for each task t (0-based):
 //   before_task(w, t)              add / freeze experts, snapshot what a penalty needs
+//   before_steps(w, t, steps)      the task's step budget (schedules within a task)
 //   for each step:  loss = w.loss(batch) + extra_loss(w, batch);  backward;  AdamW step;
 //                   after_step(w, batch, step)
 //   after_task(w, t)               merge, fill buffers, record targets
@@ -15,6 +16,7 @@
 
 #include "everlora/adapters/attach.hpp"
 #include "everlora/adapters/combiners/attention_mixer.hpp"
+#include "everlora/adapters/gates.hpp"
 #include "everlora/adapters/lora_config.hpp"
 #include "everlora/continual/workload.hpp"
 
@@ -28,6 +30,7 @@ struct StrategyOptions {
   Index replay_capacity = 500;     ///< replay: reservoir size in examples
   double am_l1_lambda = 0.01;      ///< AM-LoRA: weight of the L1 push on the gates (our default)
   AttentionMixerConfig mixer;      ///< AM-LoRA: the mixers' width, gate function and null expert
+  JumpReluConfig jump;             ///< JumpLoRA: initial log-threshold and kernel bandwidth
   std::uint64_t seed = 1;          ///< replay sampling, mixer initialisation
 };
 
@@ -42,6 +45,8 @@ class Strategy {
   /// The tasks whose training data task t trains on.
   virtual std::vector<Index> training_tasks(Index t) const { return {t}; }
   virtual void before_task(Workload<T>& workload, Index t) = 0;
+  /// Called after before_task with the number of optimizer steps task t will take.
+  virtual void before_steps(Workload<T>& /*workload*/, Index /*t*/, Index /*steps*/) {}
   /// A term added to the batch's task loss (undefined tensor: nothing to add).
   virtual Tensor<T> extra_loss(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/) { return {}; }
   virtual void after_step(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/, long /*step*/) {}

@@ -117,6 +117,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
                             ? options.steps_per_task
                             : options.epochs * ((static_cast<Index>(pool.size()) + options.batch_size - 1) / options.batch_size);
     detail::BatchCycler batches(std::move(pool), options.batch_size, options.seed + static_cast<std::uint64_t>(t));
+    strategy.before_steps(workload, t, steps);
 
     AdamWOptions adam;
     adam.lr = options.lr;

@@ -3,7 +3,7 @@
 // e_i = s_i·(x̃·A_iᵀ)·B_iᵀ:
 //   q = x·Wqᵀ,   k_i = e_i·Wk = s_i·(x̃·A_iᵀ)·(B_iᵀ·Wk),   u_i = q·k_i / √d_a,   g = G(u)
 // and the layer adds Σ_i g_i·e_i. The key is computed from the rank-r activations, so e_i [N, out]
-// is never formed. G is sigmoid (default), softmax or sparsemax; with a null expert a fixed score
+// is never formed (unless a gate made the layer form it: then the key is e_i·Wk itself). G is sigmoid (default), softmax or sparsemax; with a null expert a fixed score
 // u_0 = 0 joins the row before G (its output is zero, so it only takes weight away from the others
 // under softmax and sparsemax). The last forward's gates are kept for the L1 penalty and the
 // statistics (AmLora strategy).
@@ -79,8 +79,10 @@ class AttentionMixer : public Combiner<T> {
     const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
     for (std::size_t e = 0; e < in.experts.size(); ++e) {
       LoraExpert<T>& expert = in.experts[e];
-      const Tensor<T> key = matmul(matmul_nt(xa, expert.a()), matmul_tn(expert.b(), wk_));  // [N, d_a] / s_e
-      scores.push_back(sum(q * key, 1, true) * (expert.scale() * inv_sqrt_d));
+      const Tensor<T> key = in.expert_outputs  // [N, d_a]
+                                ? matmul(reshape((*in.expert_outputs)[e], {n, wk_.dim(0)}), wk_)
+                                : matmul(matmul_nt(xa, expert.a()), matmul_tn(expert.b(), wk_)) * expert.scale();
+      scores.push_back(sum(q * key, 1, true) * inv_sqrt_d);
     }
     if (config_.null_expert) scores.push_back(Tensor<T>::zeros({n, 1}));
     const Tensor<T> u = concat(scores, 1);

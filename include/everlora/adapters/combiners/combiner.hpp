@@ -7,6 +7,8 @@
 #ifndef EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
 #define EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
 
+#include <vector>
+
 #include "everlora/adapters/expert_bank.hpp"
 #include "everlora/nn/module.hpp"
 
@@ -18,6 +20,9 @@ struct CombinerInput {
   const Tensor<T>& x;          ///< the layer's input [.., in]
   const Tensor<T>& x_adapter;  ///< the experts' input (x, or x after the adapters' dropout)
   ExpertBank<T>& experts;      ///< the layer's experts, in order
+  /// The experts' outputs e_e = s_e·x̃·gate(ΔW_e)ᵀ [.., out] when the layer formed them (a gate
+  /// other than Identity), else null: then e_e = s_e·(x̃·A_eᵀ)·B_eᵀ.
+  const std::vector<Tensor<T>>* expert_outputs = nullptr;
 };
 
 template <class T>
