@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main demo: builds everlora (scripts/build.sh), then runs the continual-learning benchmark
 # textcl at the demo budget. On first use it builds textcl from Debian's corpora and pretrains the
-# small byte-level base GPT (both cached, about 2 minutes); then it trains every available method
-# over textcl's first three tasks (50 steps each), prints each accuracy matrix and the metric table,
+# small byte-level base GPT (both cached, about 2 minutes); then it trains six methods over
+# textcl's first three tasks (40 steps each), prints each accuracy matrix and the metric table,
 # and writes results.json, CSV and SVG plots into demo_results/. Under 5 minutes on 2 cores.
 # Arguments go to cl_run, e.g.
 #   scripts/demo.sh --methods seq_lora,inc_lora,replay

@@ -61,8 +61,9 @@ TEST_CASE("jump_gate's threshold gradient is the rectangle-kernel pseudo-derivat
   CHECK(y.to_vector() == std::vector<double>{0.1004, 0, 0.5, 0});
   sum(y * Tensor<double>::from_vector({4}, {1, 2, 3, 4})).backward();
   CHECK(x.grad().to_vector() == std::vector<double>{1, 0, 3, 0});  // straight through where kept
-  // ∂L/∂θ = −Σ dy·sign(x)·θ/ε over the window = −(1·0.1/1e-3) + (2·0.1/1e-3) = 100; ∂L/∂ℓ = θ·100.
-  CHECK(log_theta.grad()[0] == Approx(10.0));
+  // Σ over the window of −dy·sign(x)·θ/ε = −(1·0.1/1e-3) + (2·0.1/1e-3) = 100, averaged over the
+  // 4 entries: ∂L/∂θ = 25, ∂L/∂ℓ = θ·25 = 2.5.
+  CHECK(log_theta.grad()[0] == Approx(2.5));
 }
 
 TEST_CASE("The budget-matched threshold keeps exactly the intended number of entries", "[adapters][jump_lora]") {

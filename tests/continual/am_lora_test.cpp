@@ -6,28 +6,16 @@
 #include "synthetic_workload.hpp"
 
 using namespace everlora;
+using everlora_test::quiet_trainer;
 using everlora_test::SyntheticWorkload;
 
 namespace {
 
 StrategyOptions am_lora_options(double l1) {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"proj"};
-  o.lora.seed = 11;
+  StrategyOptions o = everlora_test::small_lora_options();
   o.am_l1_lambda = l1;
   o.mixer.attention_dim = 4;
   return o;
-}
-
-TrainerOptions am_lora_trainer(Index steps) {
-  TrainerOptions t;
-  t.steps_per_task = steps;
-  t.batch_size = 16;
-  t.lr = 0.05;
-  t.progress = ProgressMode::silent;
-  return t;
 }
 
 }  // namespace
@@ -45,7 +33,7 @@ TEST_CASE("AM-LoRA adds an expert per task under one mixer and freezes the old e
   };
   SyntheticWorkload<float> w(3, 64, 4, 3, 5);
   Recorder am(am_lora_options(0.01));
-  train_continual(w, am, am_lora_trainer(20));
+  train_continual(w, am, quiet_trainer(20));
   auto& layer = *adapted_layers(w.model()).front().second;
   CHECK(layer.experts().names() == std::vector<std::string>{"task1", "task2", "task3"});
   REQUIRE(am.seen.size() == 3);
@@ -81,7 +69,7 @@ TEST_CASE("L1 drives AM-LoRA's sigmoid gates to sparsity as lambda grows", "[con
   auto gates = [](double l1) {
     SyntheticWorkload<float> w(3, 96, 4, 3, 9);
     AmLora<float> am(am_lora_options(l1));
-    train_continual(w, am, am_lora_trainer(60));
+    train_continual(w, am, quiet_trainer(60));
     AttentionMixer<float>* mixer = attention_mixers(w.model()).front().second;
     mixer->reset_stats();
     for (Index t = 0; t < 3; ++t) w.score(t, Split::test);

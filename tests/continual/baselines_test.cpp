@@ -11,27 +11,11 @@
 #include "synthetic_workload.hpp"
 
 using namespace everlora;
+using everlora_test::quiet_trainer;
+using everlora_test::small_lora_options;
 using everlora_test::SyntheticWorkload;
 
 namespace {
-
-StrategyOptions options_for_tests() {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"proj"};
-  o.lora.seed = 11;
-  return o;
-}
-
-TrainerOptions quiet_trainer(Index steps) {
-  TrainerOptions t;
-  t.steps_per_task = steps;
-  t.batch_size = 16;
-  t.lr = 0.05;
-  t.progress = ProgressMode::silent;
-  return t;
-}
 
 template <class T>
 AdaptedLinear<T>& the_layer(Module<T>& model) {
@@ -44,7 +28,7 @@ AdaptedLinear<T>& the_layer(Module<T>& model) {
 
 TEST_CASE("SeqLoRA trains one expert through every task", "[continual][baselines]") {
   SyntheticWorkload<float> w(3, 64, 4, 3, 1);
-  SeqLora<float> seq(options_for_tests());
+  SeqLora<float> seq(small_lora_options());
   std::vector<std::vector<float>> b_after_task;
   for (Index t = 0; t < 3; ++t) {
     seq.before_task(w, t);
@@ -65,7 +49,7 @@ TEST_CASE("SeqLoRA trains one expert through every task", "[continual][baselines
 
 TEST_CASE("IncLoRA leaves finished experts bit-identical", "[continual][baselines]") {
   SyntheticWorkload<float> w(3, 64, 4, 3, 2);
-  IncLora<float> inc(options_for_tests());
+  IncLora<float> inc(small_lora_options());
   train_continual(w, inc, quiet_trainer(20));
   auto& bank = the_layer(w.model()).experts();
   REQUIRE(bank.size() == 3);
@@ -76,7 +60,7 @@ TEST_CASE("IncLoRA leaves finished experts bit-identical", "[continual][baseline
 
   // Replay the run up to task 1, snapshot expert 1, then finish: it must not change.
   SyntheticWorkload<float> again(3, 64, 4, 3, 2);
-  IncLora<float> inc2(options_for_tests());
+  IncLora<float> inc2(small_lora_options());
   inc2.before_task(again, 0);
   auto& first = the_layer(again.model()).experts()[0];
   {
@@ -104,7 +88,7 @@ TEST_CASE("IncLoRA leaves finished experts bit-identical", "[continual][baseline
 TEST_CASE("O-LoRA's penalty equals the hand-computed L1 of A_old A_new transposed", "[continual][baselines]") {
   Rng rng(3);
   everlora_test::Classifier<double> model(3, 2, rng);
-  StrategyOptions o = options_for_tests();
+  StrategyOptions o = small_lora_options();
   add_task_expert<double>(model, o.lora, "task1", 0);
   add_task_expert<double>(model, o.lora, "task2", 1);
   auto& bank = the_layer(model).experts();
@@ -120,7 +104,7 @@ TEST_CASE("O-LoRA's penalty equals the hand-computed L1 of A_old A_new transpose
 TEST_CASE("ELLA's penalty equals the hand-computed masked Frobenius norm", "[continual][baselines]") {
   Rng rng(4);
   everlora_test::Classifier<double> model(2, 2, rng);
-  StrategyOptions o = options_for_tests();
+  StrategyOptions o = small_lora_options();
   o.lora.r = 1;
   o.lora.alpha = 1;  // s = 1
   add_task_expert<double>(model, o.lora, "task1", 0);
@@ -141,7 +125,7 @@ TEST_CASE("ELLA's penalty equals the hand-computed masked Frobenius norm", "[con
 
 TEST_CASE("MTL trains task t on the union of tasks 1 to t", "[continual][baselines]") {
   SyntheticWorkload<float> w(3, 32, 4, 3, 5);
-  Mtl<float> mtl(options_for_tests());
+  Mtl<float> mtl(small_lora_options());
   CHECK(mtl.training_tasks(2) == std::vector<Index>{0, 1, 2});
   train_continual(w, mtl, quiet_trainer(12));
   CHECK(w.seen_tasks == std::set<Index>{0, 1, 2});
@@ -150,7 +134,7 @@ TEST_CASE("MTL trains task t on the union of tasks 1 to t", "[continual][baselin
 
 TEST_CASE("Replay mixes stored examples of earlier tasks into later ones", "[continual][baselines]") {
   SyntheticWorkload<float> w(2, 32, 4, 3, 6);
-  StrategyOptions o = options_for_tests();
+  StrategyOptions o = small_lora_options();
   o.replay_capacity = 16;
   {
     SyntheticWorkload<float> fresh(2, 32, 4, 3, 6);
@@ -170,7 +154,7 @@ TEST_CASE("On a stream built to interfere, SeqLoRA forgets and IncLoRA forgets l
   // overwrite task 1 to learn task 2; IncLoRA adds room per task and keeps the old experts.
   auto run = [](const std::string& method) {
     SyntheticWorkload<float> w(3, 96, 4, 4, 9);
-    StrategyOptions o = options_for_tests();
+    StrategyOptions o = small_lora_options();
     o.lora.r = 1;
     o.lora.alpha = 2;
     auto strategy = make_strategy<float>(method, o);
@@ -183,7 +167,7 @@ TEST_CASE("On a stream built to interfere, SeqLoRA forgets and IncLoRA forgets l
 }
 
 TEST_CASE("The registry builds every available method and names what it cannot", "[continual][registry]") {
-  for (const auto& name : available_methods()) CHECK(make_strategy<float>(name, options_for_tests())->name() == name);
-  CHECK_THROWS_WITH(make_strategy<float>("lora_magic", options_for_tests()), Catch::Contains("unknown method 'lora_magic'"));
-  CHECK_THROWS_WITH(make_strategy<float>("sapt", options_for_tests()), Catch::Contains("not implemented"));
+  for (const auto& name : available_methods()) CHECK(make_strategy<float>(name, small_lora_options())->name() == name);
+  CHECK_THROWS_WITH(make_strategy<float>("lora_magic", small_lora_options()), Catch::Contains("unknown method 'lora_magic'"));
+  CHECK_THROWS_WITH(make_strategy<float>("sapt", small_lora_options()), Catch::Contains("not implemented"));
 }

@@ -6,28 +6,16 @@
 #include "synthetic_workload.hpp"
 
 using namespace everlora;
+using everlora_test::quiet_trainer;
 using everlora_test::SyntheticWorkload;
 
 namespace {
 
 StrategyOptions jump_options() {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"proj"};
-  o.lora.seed = 13;
+  StrategyOptions o = everlora_test::small_lora_options(13);
   o.mixer.attention_dim = 4;
   o.ella_lambda = 1.0;
   return o;
-}
-
-TrainerOptions jump_trainer(Index steps) {
-  TrainerOptions t;
-  t.steps_per_task = steps;
-  t.batch_size = 16;
-  t.lr = 0.05;
-  t.progress = ProgressMode::silent;
-  return t;
 }
 
 }  // namespace
@@ -67,7 +55,7 @@ TEST_CASE("Merged JumpLoRA computes what the unmerged model computes", "[continu
   auto run = [](bool merge) {
     auto w = std::make_unique<SyntheticWorkload<double>>(2, 48, 4, 3, 8);
     JumpLora<double> jump(std::make_unique<IncLora<double>>(jump_options()), jump_options(), merge);
-    train_continual(*w, jump, jump_trainer(30));
+    train_continual(*w, jump, quiet_trainer(30));
     const auto density = jump.masks().density(1, 0);
     return std::make_pair(std::move(w), density);
   };
@@ -93,7 +81,7 @@ TEST_CASE("JumpLoRA composes with ELLA and under the AM-LoRA mixer", "[continual
     SyntheticWorkload<float> w(3, 64, 4, 3, 9);
     auto strategy = make_strategy<float>(name, jump_options());
     CHECK(strategy->name() == name);
-    const ContinualResult result = train_continual(w, *strategy, jump_trainer(40));
+    const ContinualResult result = train_continual(w, *strategy, quiet_trainer(40));
     for (Index t = 0; t < 3; ++t) CHECK(result.r.has(3, t));
     auto& layer = *adapted_layers(w.model()).front().second;
     CHECK(layer.experts().size() == 3);  // kept as frozen sparse experts

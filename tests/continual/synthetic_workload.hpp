@@ -107,6 +107,26 @@ class SyntheticWorkload : public Workload<T> {
   std::vector<Split> train_, test_;
 };
 
+/// The tests' adapters: rank-2 experts (α = 4) on the classifier's "proj", initialised from `seed`.
+inline StrategyOptions small_lora_options(std::uint64_t seed = 11) {
+  StrategyOptions o;
+  o.lora.r = 2;
+  o.lora.alpha = 4;
+  o.lora.target_modules = {"proj"};
+  o.lora.seed = seed;
+  return o;
+}
+
+/// `steps` steps per task of 16 examples at lr 0.05, without progress output.
+inline TrainerOptions quiet_trainer(Index steps) {
+  TrainerOptions t;
+  t.steps_per_task = steps;
+  t.batch_size = 16;
+  t.lr = 0.05;
+  t.progress = ProgressMode::silent;
+  return t;
+}
+
 }  // namespace everlora_test
 
 #endif  // EVERLORA_TESTS_CONTINUAL_SYNTHETIC_WORKLOAD_HPP

@@ -6,32 +6,16 @@
 #include "synthetic_workload.hpp"
 
 using namespace everlora;
+using everlora_test::quiet_trainer;
+using everlora_test::small_lora_options;
 using everlora_test::SyntheticWorkload;
-
-namespace {
-StrategyOptions small_lora() {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"proj"};
-  return o;
-}
-TrainerOptions quiet(Index steps) {
-  TrainerOptions t;
-  t.steps_per_task = steps;
-  t.batch_size = 16;
-  t.lr = 0.05;
-  t.progress = ProgressMode::silent;
-  return t;
-}
-}  // namespace
 
 TEST_CASE("The trainer fills R from the untrained base to the last task", "[continual][trainer]") {
   SyntheticWorkload<float> w(3, 64, 4, 3, 1);
   std::vector<double> before;
   for (Index j = 0; j < 3; ++j) before.push_back(w.score(j, Split::test));
-  IncLora<float> inc(small_lora());
-  const ContinualResult result = train_continual(w, inc, quiet(40));
+  IncLora<float> inc(small_lora_options(0));
+  const ContinualResult result = train_continual(w, inc, quiet_trainer(40));
   REQUIRE(result.r.tasks() == 3);
   for (Index j = 0; j < 3; ++j) CHECK(result.r.at(0, j) == before[static_cast<std::size_t>(j)]);  // zero-shot row
   for (Index i = 0; i <= 3; ++i)
@@ -44,8 +28,8 @@ TEST_CASE("The trainer fills R from the untrained base to the last task", "[cont
 TEST_CASE("The same seed gives the same run, another seed another batch order", "[continual][trainer]") {
   auto run = [](std::uint64_t seed) {
     SyntheticWorkload<float> w(2, 64, 4, 3, 1);
-    SeqLora<float> seq(small_lora());
-    TrainerOptions t = quiet(10);
+    SeqLora<float> seq(small_lora_options(0));
+    TrainerOptions t = quiet_trainer(10);
     t.seed = seed;
     train_continual(w, seq, t);
     return adapted_layers(w.model()).front().second->experts()[0].b().to_vector();
@@ -56,8 +40,8 @@ TEST_CASE("The same seed gives the same run, another seed another batch order", 
 
 TEST_CASE("Epoch budgets cover each task's examples", "[continual][trainer]") {
   SyntheticWorkload<float> w(2, 40, 4, 3, 2);
-  Replay<float> replay(small_lora());
-  TrainerOptions t = quiet(0);
+  Replay<float> replay(small_lora_options(0));
+  TrainerOptions t = quiet_trainer(0);
   t.epochs = 2;
   t.batch_size = 16;  // ceil(40 / 16) = 3 steps an epoch, 6 a task
   train_continual(w, replay, t);
@@ -66,11 +50,11 @@ TEST_CASE("Epoch budgets cover each task's examples", "[continual][trainer]") {
 
 TEST_CASE("Bad trainer options name the field", "[continual][trainer]") {
   SyntheticWorkload<float> w(2, 16, 4, 3, 3);
-  SeqLora<float> seq(small_lora());
-  TrainerOptions t = quiet(5);
+  SeqLora<float> seq(small_lora_options(0));
+  TrainerOptions t = quiet_trainer(5);
   t.batch_size = 0;
   CHECK_THROWS_WITH(train_continual(w, seq, t), Catch::Contains("batch_size"));
-  t = quiet(5);
+  t = quiet_trainer(5);
   t.lr = -1;
   CHECK_THROWS_WITH(train_continual(w, seq, t), Catch::Contains("lr"));
 }

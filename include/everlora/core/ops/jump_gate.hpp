@@ -4,9 +4,11 @@
 //   y = x ⊙ 1[|x| > θ],   θ = exp(ℓ)    (ℓ a one-element tensor)
 //   ∂y/∂x  = 1[|x| > θ]                                        (straight through where kept)
 //   ∂y/∂θ  ≈ −sign(x) · (θ/ε) · K((|x| − θ)/ε),  K = 1[|u| < 1/2]   (rectangle kernel, bandwidth ε)
-//   ∂L/∂ℓ  = θ · Σ_entries ∂L/∂y · ∂y/∂θ                        (summed over the entries)
+//   ∂L/∂ℓ  = θ · (1/n) Σ_entries ∂L/∂y · ∂y/∂θ                  (averaged over the n entries)
 // The true derivative in θ is zero almost everywhere; the kernel spreads the jump of height
-// sign(x)·θ at |x| = θ over a window of width ε, so entries near the threshold pull on it.
+// sign(x)·θ at |x| = θ over a window of width ε, so entries near the threshold pull on it. The
+// average (as in JumpLoRA's code) rather than the sum keeps θ near its budget-matched value: the
+// summed estimate is n times larger and drives θ down until most entries pass.
 #ifndef EVERLORA_CORE_OPS_JUMP_GATE_HPP
 #define EVERLORA_CORE_OPS_JUMP_GATE_HPP
 
@@ -44,7 +46,7 @@ Tensor<T> jump_gate(const Tensor<T>& x, const Tensor<T>& log_threshold, T bandwi
         for (Index i = 0; i < n; ++i)
           if (std::abs(std::abs(xs[i]) - theta) < bandwidth / 2)
             d_theta -= dy[i] * (xs[i] > 0 ? T(1) : T(-1)) * theta / bandwidth;
-        gl[0] += d_theta * theta;
+        gl[0] += d_theta * theta / static_cast<T>(n);
       }
     });
   return y;
