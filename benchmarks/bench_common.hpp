@@ -81,9 +81,27 @@ double median_seconds(F&& fn, int warmup, int repeats) {
 
 /// Peak resident set size of this process so far, in MB.
 inline double peak_rss_mb() {
+  // VmHWM of /proc/self/status, which reset_peak_rss() can lower; getrusage where it is missing.
+  if (std::FILE* status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, status))
+      if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    std::fclose(status);
+    if (kib >= 0) return static_cast<double>(kib) / 1024.0;
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+/// Starts a new peak for peak_rss_mb() (Linux: "5" to /proc/self/clear_refs), so that runs in one
+/// process each report their own peak. Returns false where that is not possible.
+inline bool reset_peak_rss() {
+  std::FILE* refs = std::fopen("/proc/self/clear_refs", "w");
+  if (!refs) return false;
+  const bool ok = std::fputs("5", refs) >= 0;
+  return std::fclose(refs) == 0 && ok;
 }
 
 /// Writes one measurement as a JSON line on stdout (flushed, so pipes see it at once).

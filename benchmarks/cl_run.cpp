@@ -110,6 +110,8 @@ struct MethodRun {
 /// Runs one method from a fresh copy of the base.
 template <class MakeWorkload>
 MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image) {
+  release_cached_memory();  // the previous method's cached blocks
+  bench::reset_peak_rss();   // each method's own peak, not the process's so far
   auto workload = make_workload();
   StrategyOptions options;
   options.lora.r = s.rank;

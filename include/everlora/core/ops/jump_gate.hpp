@@ -6,9 +6,8 @@
 //   ∂y/∂θ  ≈ −sign(x) · (θ/ε) · K((|x| − θ)/ε),  K = 1[|u| < 1/2]   (rectangle kernel, bandwidth ε)
 //   ∂L/∂ℓ  = θ · (1/n) Σ_entries ∂L/∂y · ∂y/∂θ                  (averaged over the n entries)
 // The true derivative in θ is zero almost everywhere; the kernel spreads the jump of height
-// sign(x)·θ at |x| = θ over a window of width ε, so entries near the threshold pull on it. The
-// average (as in JumpLoRA's code) rather than the sum keeps θ near its budget-matched value: the
-// summed estimate is n times larger and drives θ down until most entries pass.
+// sign(x)·θ at |x| = θ over a window of width ε, so entries near the threshold pull on it. It is
+// averaged over the entries, as in JumpLoRA's code.
 #ifndef EVERLORA_CORE_OPS_JUMP_GATE_HPP
 #define EVERLORA_CORE_OPS_JUMP_GATE_HPP
 
