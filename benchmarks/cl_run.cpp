@@ -137,35 +137,50 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   return run;
 }
 
+/// "layer,<task>,…" and one row per layer of `values` [layer][task].
+std::string per_layer_csv(const std::vector<std::string>& layers, const std::vector<std::string>& tasks,
+                          const std::vector<std::vector<double>>& values) {
+  std::string csv = "layer";
+  for (const auto& t : tasks) csv += "," + t;
+  csv += "\n";
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    csv += layers[l];
+    for (double v : values[l]) csv += "," + std::to_string(v);
+    csv += "\n";
+  }
+  return csv;
+}
+
+/// The mean of every entry of `values` (0 when there is none).
+double mean_of(const std::vector<std::vector<double>>& values) {
+  double total = 0;
+  std::size_t count = 0;
+  for (const auto& row : values)
+    for (double v : row) total += v, ++count;
+  return count ? total / static_cast<double>(count) : 0.0;
+}
+
 /// <out>/<method>_masks.svg (overlap of the tasks' masks) and <out>/<method>_masks.csv (the share
 /// of entries each task kept, per layer).
 void write_masks(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, const JumpMasks& masks) {
   const std::size_t n = masks.kept.size();
   std::vector<std::vector<double>> overlap(n, std::vector<double>(n));
-  double off_diagonal = 0, density = 0;
+  double off_diagonal = 0;
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) {
       overlap[i][j] = 100.0 * masks.overlap(i, j);
       if (i != j) off_diagonal += overlap[i][j];
     }
+  std::vector<std::vector<double>> density(masks.layers.size(), std::vector<double>(n));
+  for (std::size_t l = 0; l < masks.layers.size(); ++l)
+    for (std::size_t t = 0; t < n; ++t) density[l][t] = masks.density(t, l);
   const std::vector<std::string> names(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(n));
   write_file_atomically(out + "/" + method + "_masks.svg",
                         svg_heatmap(overlap, names, names, method + ": overlap (%) of the tasks' masks, |Mi ∩ Mj| / |Mi ∪ Mj|, layer mean"));
-  std::string csv = "layer";
-  for (const auto& t : names) csv += "," + t;
-  csv += "\n";
-  for (std::size_t l = 0; l < masks.layers.size(); ++l) {
-    csv += masks.layers[l];
-    for (std::size_t t = 0; t < n; ++t) {
-      csv += "," + std::to_string(masks.density(t, l));
-      density += masks.density(t, l);
-    }
-    csv += "\n";
-  }
-  write_file_atomically(out + "/" + method + "_masks.csv", csv);
+  write_file_atomically(out + "/" + method + "_masks.csv", per_layer_csv(masks.layers, names, density));
   std::fprintf(stderr, "%s: entries kept %.1f%% (mean over layers and tasks), mask overlap between tasks %.1f%%; %s/%s_masks.svg\n",
-               method.c_str(), masks.layers.empty() || n == 0 ? 0.0 : 100.0 * density / static_cast<double>(masks.layers.size() * n),
-               n > 1 ? off_diagonal / static_cast<double>(n * (n - 1)) : 0.0, out.c_str(), method.c_str());
+               method.c_str(), 100.0 * mean_of(density), n > 1 ? off_diagonal / static_cast<double>(n * (n - 1)) : 0.0,
+               out.c_str(), method.c_str());
 }
 
 /// <out>/<method>_routing.svg (mean gate of each expert on each task's test inputs) and
@@ -178,21 +193,9 @@ void write_routing(const std::string& out, const std::string& method, const std:
     for (auto& v : row) v *= 100.0;
   write_file_atomically(out + "/" + method + "_routing.svg",
                         svg_heatmap(percent, tasks, experts, method + ": mean gate (%) of each expert (columns) on each task's test inputs (rows)"));
-  std::string csv = "layer";
-  for (const auto& t : tasks) csv += "," + t;
-  csv += "\n";
-  for (std::size_t l = 0; l < routing.layers.size(); ++l) {
-    csv += routing.layers[l];
-    for (double v : routing.sparsity[l]) csv += "," + std::to_string(v);
-    csv += "\n";
-  }
-  write_file_atomically(out + "/" + method + "_gate_sparsity.csv", csv);
-  double mean = 0;
-  std::size_t count = 0;
-  for (const auto& layer : routing.sparsity)
-    for (double v : layer) mean += v, ++count;
+  write_file_atomically(out + "/" + method + "_gate_sparsity.csv", per_layer_csv(routing.layers, tasks, routing.sparsity));
   std::fprintf(stderr, "%s: gates below 0.01: %.1f%% (mean over layers and tasks); routing in %s/%s_routing.svg\n", method.c_str(),
-               count ? 100.0 * mean / static_cast<double>(count) : 0.0, out.c_str(), method.c_str());
+               100.0 * mean_of(routing.sparsity), out.c_str(), method.c_str());
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // e_i = s_i·(x̃·A_iᵀ)·B_iᵀ:
 //   q = x·Wqᵀ,   k_i = e_i·Wk = s_i·(x̃·A_iᵀ)·(B_iᵀ·Wk),   u_i = q·k_i / √d_a,   g = G(u)
 // and the layer adds Σ_i g_i·e_i. The key is computed from the rank-r activations, so e_i [N, out]
-// is never formed (unless a gate made the layer form it: then the key is e_i·Wk itself). G is sigmoid (default), softmax or sparsemax; with a null expert a fixed score
-// u_0 = 0 joins the row before G (its output is zero, so it only takes weight away from the others
+// is never formed (unless a gate made the layer form it: then the key is e_i·Wk itself). G is
+// sigmoid (default), softmax or sparsemax; with a null expert a fixed score u_0 = 0 joins the row
+// before G (its output is zero, so it only takes weight away from the others
 // under softmax and sparsemax). The last forward's gates are kept for the L1 penalty and the
 // statistics (AmLora strategy).
 #ifndef EVERLORA_ADAPTERS_COMBINERS_ATTENTION_MIXER_HPP

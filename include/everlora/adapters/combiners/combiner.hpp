@@ -1,8 +1,9 @@
 // everlora — the Combiner seam: how the experts of one adapted layer become one output.
 // A combiner returns the mixing weights c [N, K] for the N rows of the layer's input, or an
 // undefined tensor meaning "every c = 1" (Sum, the fast path). It sees the layer's input and its
-// experts, so weights may depend on the experts' own outputs (AM-LoRA scores them). It is a Module, so a learned
-// combiner's parameters (AM-LoRA's mixer, SAPT's and MoA's routers) live in the model's state.
+// experts, so weights may depend on the experts' own outputs (AM-LoRA scores them). It is a
+// Module, so a learned combiner's parameters (AM-LoRA's mixer, SAPT's and MoA's routers) live in
+// the model's state.
 // Methods add combiners (AttentionMixer, SharedAttentionRouter, DomainRouter) by deriving here.
 #ifndef EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
 #define EVERLORA_ADAPTERS_COMBINERS_COMBINER_HPP
