@@ -38,6 +38,11 @@ struct Settings {
   double am_l1 = StrategyOptions{}.am_l1_lambda;
   Index mixer_dim = AttentionMixerConfig{}.attention_dim;
   bool null_expert = false;
+  // I-LoRA
+  double ema_decay = ILoraConfig{}.decay, consistency = ILoraConfig{}.consistency;
+  std::string consistency_target = "slow";
+  // The connectivity probe between the states after tasks K−1 and K (0: off).
+  Index connectivity = 0, probe_limit = 50;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -105,7 +110,21 @@ struct MethodRun {
   MethodResult row;
   std::optional<MixerRouting> routing;
   std::optional<JumpMasks> masks;
+  std::vector<ConnectivityCurve> connectivity;  ///< both parametrisations, when asked for
 };
+
+/// The probe between the states after tasks k−1 and k (1-based k), (A,B) and ΔW interpolation.
+std::vector<ConnectivityCurve> probe_connectivity(Workload<float>& workload, const std::vector<ParameterState<float>>& states,
+                                                  const Settings& s, const std::string& method) {
+  const auto k = static_cast<std::size_t>(s.connectivity);
+  if (auto* text = dynamic_cast<TextWorkload<float>*>(&workload)) text->set_eval_limit(s.probe_limit);
+  std::vector<ConnectivityCurve> curves;
+  for (Interpolation mode : {Interpolation::ab, Interpolation::delta_w}) {
+    std::fprintf(stderr, "%s: connectivity probe %s between tasks %zu and %zu\n", method.c_str(), to_string(mode), k - 1, k);
+    curves.push_back({mode, connectivity_probe(workload, states[k - 2], states[k - 1], s.connectivity - 2, s.connectivity - 1, mode)});
+  }
+  return curves;
+}
 
 /// Runs one method from a fresh copy of the base.
 template <class MakeWorkload>
@@ -123,6 +142,9 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   options.mixer.gate = parse_gate_function(s.gate_fn);
   options.mixer.attention_dim = s.mixer_dim;
   options.mixer.null_expert = s.null_expert;
+  options.i_lora.decay = s.ema_decay;
+  options.i_lora.consistency = s.consistency;
+  options.i_lora.target = parse_consistency_target(s.consistency_target);
   auto strategy = make_strategy<float>(method, options);
   TrainerOptions trainer;
   trainer.steps_per_task = s.epochs > 0 ? 0 : d.steps;
@@ -130,10 +152,17 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   trainer.batch_size = image ? 64 : s.batch;
   trainer.lr = d.lr;
   trainer.seed = s.seed;
-  const ContinualResult result = train_continual(*workload, *strategy, trainer);
-  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt};
+  std::vector<ParameterState<float>> states;  // after each task, for the connectivity probe
+  const auto keep_state = [&](Index) { states.push_back(capture_adapted_state(workload->model())); };
+  const ContinualResult result = train_continual(*workload, *strategy, trainer,
+                                                 s.connectivity > 0 ? std::function<void(Index)>(keep_state) : nullptr);
+  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt, {}};
+  if (!result.views.empty()) run.row.r_alt = result.views.front().second, run.row.r_alt_label = result.views.front().first;
+  strategy->begin_scoring(*workload, "");  // the reports describe the model that was scored
   if (!attention_mixers(workload->model()).empty()) run.routing = measure_mixer_routing(*workload, Split::test);
   if (const auto* jump = dynamic_cast<const JumpLora<float>*>(strategy.get())) run.masks = jump->masks();
+  if (s.connectivity > 0) run.connectivity = probe_connectivity(*workload, states, s, method);
+  strategy->end_scoring(*workload);
   return run;
 }
 
@@ -198,6 +227,17 @@ void write_routing(const std::string& out, const std::string& method, const std:
                100.0 * mean_of(routing.sparsity), out.c_str(), method.c_str());
 }
 
+/// <out>/<method>_connectivity.csv (loss and score of both tasks at every α) and .svg (scores).
+void write_connectivity(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, Index k,
+                        const std::vector<ConnectivityCurve>& curves) {
+  const std::string& from = tasks.at(static_cast<std::size_t>(k - 2));
+  const std::string& to = tasks.at(static_cast<std::size_t>(k - 1));
+  write_file_atomically(out + "/" + method + "_connectivity.csv", connectivity_csv(curves, from, to));
+  write_file_atomically(out + "/" + method + "_connectivity.svg",
+                        connectivity_svg(curves, from, to, method + ": scores from the state after " + from + " (α = 0) to after " + to + " (α = 1)"));
+  std::fprintf(stderr, "%s: connectivity probe in %s/%s_connectivity.csv and .svg\n", method.c_str(), out.c_str(), method.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,6 +262,14 @@ int main(int argc, char** argv) {
   app.add_option("--am-l1", s.am_l1, "AM-LoRA's weight of the L1 push on the gates")->capture_default_str();
   app.add_option("--mixer-dim", s.mixer_dim, "AM-LoRA's attention width d_a")->capture_default_str();
   app.add_flag("--null-expert", s.null_expert, "AM-LoRA: add the null expert (score 0) before the gate function");
+  app.add_option("--ema-decay", s.ema_decay, "I-LoRA's λ: slow <- λ·slow + (1-λ)·fast after every step")->capture_default_str();
+  app.add_option("--consistency", s.consistency, "I-LoRA's γ, the weight of the hidden-state MSE")->capture_default_str();
+  app.add_option("--consistency-target", s.consistency_target, "I-LoRA's target: slow or max (CLS-ER)")->capture_default_str();
+  app.add_option("--connectivity", s.connectivity,
+                 "probe the loss and score along the line between the states after tasks K-1 and K (0: off)")
+      ->capture_default_str();
+  app.add_option("--probe-limit", s.probe_limit, "text tasks: examples scored per task at each point of the probe")
+      ->capture_default_str();
   app.add_flag("--list", list, "print the method names and exit");
   app.add_flag("--demo", s.demo, "the README's demo budget: a few minutes on 2 cores");
   app.add_flag("--quick", s.quick, "a tiny run in seconds (used by the test suite)");
@@ -253,6 +301,9 @@ int main(int argc, char** argv) {
     const Defaults d = defaults_for(image, s);
     for (const auto& method : methods) make_strategy<float>(method, StrategyOptions{});  // fail before any work
     parse_gate_function(s.gate_fn);
+    parse_consistency_target(s.consistency_target);
+    if (s.connectivity == 1 || s.connectivity < 0)
+      throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": K must be 0 (off) or at least 2");
 
     std::function<std::unique_ptr<Workload<float>>()> make_workload;
     if (image) {
@@ -279,11 +330,16 @@ int main(int argc, char** argv) {
                  report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
     std::vector<std::pair<std::string, MixerRouting>> routings;
     std::vector<std::pair<std::string, JumpMasks>> mask_reports;
+    std::vector<std::pair<std::string, std::vector<ConnectivityCurve>>> probes;
+    if (s.connectivity > static_cast<Index>(report.tasks.size()))
+      throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": the stream has only " +
+                                         std::to_string(report.tasks.size()) + " tasks");
     for (const auto& method : methods) {
       MethodRun run = run_method(method, make_workload, d, s, image);
       report.methods.push_back(std::move(run.row));
       if (run.routing) routings.emplace_back(method, std::move(*run.routing));
       if (run.masks) mask_reports.emplace_back(method, std::move(*run.masks));
+      if (!run.connectivity.empty()) probes.emplace_back(method, std::move(run.connectivity));
       const MethodResult& r = report.methods.back();
       std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
       bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
@@ -294,6 +350,7 @@ int main(int argc, char** argv) {
     write_report(s.out, report);
     for (const auto& [method, routing] : routings) write_routing(s.out, method, report.tasks, routing);
     for (const auto& [method, masks] : mask_reports) write_masks(s.out, method, report.tasks, masks);
+    for (const auto& [method, curves] : probes) write_connectivity(s.out, method, report.tasks, s.connectivity, curves);
     std::fprintf(stderr, "%s", metrics_table(report).c_str());
     std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());
   } catch (const Error& e) {

@@ -49,17 +49,10 @@ class SyntheticWorkload : public Workload<T> {
   Index train_size(Index t) const override { return static_cast<Index>(train_[static_cast<std::size_t>(t)].labels.size()); }
   std::string score_name() const override { return "accuracy %"; }
 
-  Tensor<T> loss(const std::vector<ExampleRef>& batch) override {
-    const Index width = inputs_;
-    Tensor<T> x = Tensor<T>::empty({static_cast<Index>(batch.size()), width});
-    std::vector<std::int32_t> labels;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const Split& s = train_[static_cast<std::size_t>(batch[i].task)];
-      std::copy_n(s.x.data() + batch[i].index * width, width, x.data() + static_cast<Index>(i) * width);
-      labels.push_back(s.labels[static_cast<std::size_t>(batch[i].index)]);
-      seen_tasks.insert(batch[i].task);
-    }
-    return cross_entropy(model_.forward(x), labels);
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(batch, nullptr); }
+  /// The model's one block is the classifier: its features are the logits.
+  Tensor<T> loss_with_features(const std::vector<ExampleRef>& batch, BlockFeatures<T>& features) override {
+    return batch_loss(batch, &features);
   }
 
   double score(Index t, everlora::Split split) override {
@@ -77,6 +70,21 @@ class SyntheticWorkload : public Workload<T> {
   std::set<Index> seen_tasks;  ///< every task a training batch came from
 
  private:
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
+    const Index width = inputs_;
+    Tensor<T> x = Tensor<T>::empty({static_cast<Index>(batch.size()), width});
+    std::vector<std::int32_t> labels;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Split& s = train_[static_cast<std::size_t>(batch[i].task)];
+      std::copy_n(s.x.data() + batch[i].index * width, width, x.data() + static_cast<Index>(i) * width);
+      labels.push_back(s.labels[static_cast<std::size_t>(batch[i].index)]);
+      seen_tasks.insert(batch[i].task);
+    }
+    const Tensor<T> logits = model_.forward(x);
+    if (features) *features = BlockFeatures<T>{{logits}, static_cast<Index>(batch.size())};
+    return cross_entropy(logits, labels);
+  }
+
   struct Split {
     Tensor<T> x;
     std::vector<std::int32_t> labels;

@@ -42,11 +42,13 @@ RunReport sample_report() {
 }  // namespace
 
 TEST_CASE("metrics_table aligns a row per method and prints NaN as n/a", "[metrics][report]") {
+  // A method with a second R (here the fast learner) gets an indented row with its metrics.
   CHECK(metrics_table(sample_report()) ==
-        "method             AA     BWT   FWT   F.Ra     LA  train s  peak MB\n" +
-            std::string(67, '-') + "\n" +
-            "seq_lora        71.67  -20.00  7.50  20.00  85.00     12.3    410.5\n"
-            "jump_lora+ella    n/a     n/a   n/a    n/a    n/a      3.0     99.0\n");
+        "method                              AA     BWT   FWT   F.Ra     LA  train s  peak MB\n" +
+            std::string(84, '-') + "\n" +
+            "seq_lora                         71.67  -20.00  7.50  20.00  85.00     12.3    410.5\n"
+            "jump_lora+ella                     n/a     n/a   n/a    n/a    n/a      3.0     99.0\n"
+            "  jump_lora+ella [fast learner]  71.67  -20.00  7.50  20.00  85.00\n");
 }
 
 TEST_CASE("r_matrix_table labels the rows R0 (before) and after each task", "[metrics][report]") {
@@ -101,6 +103,8 @@ TEST_CASE("results_json has exactly the pinned shape of BENCHMARKS.md", "[metric
   CHECK(jump["AA"].is_null());
   CHECK(jump["R_alt"] == seq["R"]);
   CHECK(jump["R_alt_label"] == "fast learner");
+  CHECK(jump["R_alt_metrics"]["AA"] == seq["AA"]);
+  CHECK(jump["R_alt_metrics"]["BWT"] == seq["BWT"]);
 }
 
 TEST_CASE("results_json rejects a name used twice, no name, or the wrong task count",

@@ -81,12 +81,10 @@ class ImageWorkload : public Workload<T> {
   Index train_size(Index task) const override { return tasks_.at(static_cast<std::size_t>(task)).train.count; }
   std::string score_name() const override { return "accuracy %"; }
 
-  Tensor<T> loss(const std::vector<ExampleRef>& batch) override {
-    std::vector<std::pair<const ImageSet*, Index>> images;
-    for (const ExampleRef& ref : batch) images.emplace_back(&tasks_.at(static_cast<std::size_t>(ref.task)).train, ref.index);
-    std::vector<std::int32_t> labels;
-    Tensor<T> x = gather_images<T>(images, labels);
-    return cross_entropy(model_->forward(x), labels);
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(batch, nullptr); }
+  /// The output of every hidden layer (after its ReLU), [batch, width] each.
+  Tensor<T> loss_with_features(const std::vector<ExampleRef>& batch, BlockFeatures<T>& features) override {
+    return batch_loss(batch, &features);
   }
 
   double score(Index task, Split split) override {
@@ -118,6 +116,16 @@ class ImageWorkload : public Workload<T> {
   }
 
  private:
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
+    std::vector<std::pair<const ImageSet*, Index>> images;
+    for (const ExampleRef& ref : batch) images.emplace_back(&tasks_.at(static_cast<std::size_t>(ref.task)).train, ref.index);
+    std::vector<std::int32_t> labels;
+    const Tensor<T> x = gather_images<T>(images, labels);
+    const Tensor<T> logits = model_->forward(x, features ? &features->blocks : nullptr);
+    if (features) features->rows = x.dim(0);
+    return cross_entropy(logits, labels);
+  }
+
   std::shared_ptr<MLPClassifier<T>> model_;
   std::vector<ImageTask> tasks_;
 };

@@ -1,7 +1,8 @@
 // everlora — method names to strategies (the names of BENCHMARKS.md, pinned):
 //   seq_lora, inc_lora, o_lora, ella, replay, mtl, am_lora, jump_lora, i_lora, sapt, moa
-// A gate joins a strategy with '+' ("jump_lora+ella"). make_strategy throws Error(config) for an
-// unknown name (listing the known ones) and for a pinned method this build does not have yet.
+// A gate joins a strategy with '+' ("jump_lora+ella"), and so does I-LoRA ("i_lora+inc_lora").
+// make_strategy throws Error(config) for an unknown name (listing the known ones), for a pinned
+// method this build does not have yet, and for parts that do not compose.
 #ifndef EVERLORA_CONTINUAL_REGISTRY_HPP
 #define EVERLORA_CONTINUAL_REGISTRY_HPP
 
@@ -12,6 +13,7 @@
 
 #include "everlora/continual/am_lora.hpp"
 #include "everlora/continual/ella.hpp"
+#include "everlora/continual/i_lora.hpp"
 #include "everlora/continual/inc_lora.hpp"
 #include "everlora/continual/jump_lora.hpp"
 #include "everlora/continual/mtl.hpp"
@@ -38,7 +40,7 @@ inline const std::vector<MethodInfo>& method_catalogue() {
       {"mtl", true, "one LoRA on the union of the tasks so far (upper bound)"},
       {"am_lora", true, "per-task LoRAs mixed per token by a learned attention, L1 on the gates"},
       {"jump_lora", true, "IncLoRA with JumpReLU-gated sparse updates, merged per task (+ella, +am_lora)"},
-      {"i_lora", false, "fast + slow (EMA) LoRA with replay (issue 7)"},
+      {"i_lora", true, "fast LoRA + slow EMA copy, replay and hidden-state consistency (+inc_lora, +o_lora, +ella, +am_lora)"},
       {"sapt", false, "shared attentive routing over per-task LoRAs (issue 8)"},
       {"moa", false, "per-domain LoRAs with a supervised router (issue 8)"},
   };
@@ -66,6 +68,11 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
     return std::make_unique<JumpLora<T>>(std::make_unique<IncLora<T>>(options), options, /*merge=*/true);
   if (name == "jump_lora+ella") return std::make_unique<JumpLora<T>>(std::make_unique<Ella<T>>(options), options, false);
   if (name == "jump_lora+am_lora") return std::make_unique<JumpLora<T>>(std::make_unique<AmLora<T>>(options), options, false);
+  if (name == "i_lora" || name == "i_lora+seq_lora") return std::make_unique<ILora<T>>(std::make_unique<SeqLora<T>>(options), options);
+  if (name == "i_lora+inc_lora") return std::make_unique<ILora<T>>(std::make_unique<IncLora<T>>(options), options);
+  if (name == "i_lora+o_lora") return std::make_unique<ILora<T>>(std::make_unique<OLora<T>>(options), options);
+  if (name == "i_lora+ella") return std::make_unique<ILora<T>>(std::make_unique<Ella<T>>(options), options);
+  if (name == "i_lora+am_lora") return std::make_unique<ILora<T>>(std::make_unique<AmLora<T>>(options), options);
   // Not built above: say which part of the name is unknown or not implemented yet.
   std::string known;
   for (const auto& m : method_catalogue()) known += (known.empty() ? "" : ", ") + m.name;
@@ -81,7 +88,8 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
     begin = plus + 1;
   }
   throw Error(ErrorKind::config, "method '" + name + "': these parts do not compose (jump_lora joins inc_lora, ella or "
-                                 "am_lora, which add an expert per task)");
+                                 "am_lora, which add an expert per task; i_lora wraps seq_lora, inc_lora, o_lora, ella or "
+                                 "am_lora, whose experts stay in the model)");
 }
 
 }  // namespace everlora

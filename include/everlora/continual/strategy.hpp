@@ -2,9 +2,11 @@
 // "The seam"). The trainer calls, for each task t (0-based):
 //   before_task(w, t)              add / freeze experts, snapshot what a penalty needs
 //   before_steps(w, t, steps)      the task's step budget (schedules within a task)
-//   for each step:  loss = w.loss(batch) + extra_loss(w, batch);  backward;  AdamW step;
-//                   after_step(w, batch, step)
+//   for each step:  loss = training_loss(w, batch)   (by default w.loss(batch) + extra_loss);
+//                   backward;  AdamW step;  after_step(w, batch, step)
 //   after_task(w, t)               merge, fill buffers, record targets
+//   scoring: begin_scoring(w, "") → R row;  for each of extra_views(): begin_scoring(w, view) →
+//            that view's R row;  end_scoring(w)   (also once before the first task: R[0])
 // and trains task t on the union of training_tasks(t) (just t, except for MTL).
 // Strategies reach the model only through its adapted layers (adapters/attach.hpp).
 #ifndef EVERLORA_CONTINUAL_STRATEGY_HPP
@@ -22,6 +24,15 @@
 
 namespace everlora {
 
+/// I-LoRA's knobs (METHODS.md, "I-LoRA").
+struct ILoraConfig {
+  /// Which hidden states the fast learner is pulled towards on the replay batch.
+  enum class Target { slow, max };
+  double decay = 0.99;       ///< λ of slow ← λ·slow + (1 − λ)·fast, in [0, 1]
+  double consistency = 1.0;  ///< γ, the weight of the hidden-state MSE
+  Target target = Target::slow;  ///< slow: h_slow; max: CLS-ER's max(h_fast, h_slow), elementwise
+};
+
 /// The knobs of every method in one place (the registry builds strategies from it).
 struct StrategyOptions {
   LoraConfig lora;                 ///< rank, alpha, targets and seed of every expert
@@ -31,6 +42,7 @@ struct StrategyOptions {
   double am_l1_lambda = 0.01;      ///< AM-LoRA: weight of the L1 push on the gates (our default)
   AttentionMixerConfig mixer;      ///< AM-LoRA: the mixers' width, gate function and null expert
   JumpReluConfig jump;             ///< JumpLoRA: initial log-threshold and kernel bandwidth
+  ILoraConfig i_lora;              ///< I-LoRA: EMA decay, consistency weight and target
   std::uint64_t seed = 1;          ///< replay sampling, mixer initialisation
 };
 
@@ -49,8 +61,23 @@ class Strategy {
   virtual void before_steps(Workload<T>& /*workload*/, Index /*t*/, Index /*steps*/) {}
   /// A term added to the batch's task loss (undefined tensor: nothing to add).
   virtual Tensor<T> extra_loss(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/) { return {}; }
+  /// The loss one training step minimises. Most methods keep this default and add terms through
+  /// extra_loss; a method that reweights the task loss itself (I-LoRA) overrides it.
+  virtual Tensor<T> training_loss(Workload<T>& workload, const std::vector<ExampleRef>& batch) {
+    Tensor<T> loss = workload.loss(batch);
+    Tensor<T> extra = extra_loss(workload, batch);
+    return extra.defined() ? loss + extra : loss;
+  }
   virtual void after_step(Workload<T>& /*workload*/, const std::vector<ExampleRef>& /*batch*/, long /*step*/) {}
   virtual void after_task(Workload<T>& /*workload*/, Index /*t*/) {}
+
+  /// Views of the model scored beside the main one, each into its own R (I-LoRA: "fast learner"
+  /// beside the slow learner it is scored with).
+  virtual std::vector<std::string> extra_views() const { return {}; }
+  /// Readies the model to be scored as `view` ("" = the method's main view).
+  virtual void begin_scoring(Workload<T>& /*workload*/, const std::string& /*view*/) {}
+  /// Returns the model to its training state after scoring.
+  virtual void end_scoring(Workload<T>& /*workload*/) {}
 
   const StrategyOptions& options() const { return options_; }
 

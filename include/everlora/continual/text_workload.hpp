@@ -48,17 +48,17 @@ class TextWorkload : public Workload<T> {
   Module<T>& model() override { return *model_; }
   GPT<T>& gpt() { return *model_; }
   const Stream& stream() const { return stream_; }
+  /// Scores at most `limit` examples per split from now on (0: all).
+  void set_eval_limit(Index limit) { options_.eval_limit = std::max<Index>(0, limit); }
   Index num_tasks() const override { return static_cast<Index>(stream_.tasks.size()); }
   std::string task_name(Index task) const override { return stream_.tasks.at(static_cast<std::size_t>(task)).spec.name; }
   Index train_size(Index task) const override { return static_cast<Index>(train_.at(static_cast<std::size_t>(task)).size()); }
   std::string score_name() const override { return "exact match / next-byte accuracy %"; }
 
-  Tensor<T> loss(const std::vector<ExampleRef>& batch) override {
-    std::vector<const EncodedExample*> examples;
-    examples.reserve(batch.size());
-    for (const ExampleRef& ref : batch)
-      examples.push_back(&train_.at(static_cast<std::size_t>(ref.task)).at(static_cast<std::size_t>(ref.index)));
-    return batch_loss(examples);
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(encoded(batch), nullptr); }
+  /// The hidden state after every transformer block, [batch·seq, d_model] each (padding zeroed).
+  Tensor<T> loss_with_features(const std::vector<ExampleRef>& batch, BlockFeatures<T>& features) override {
+    return batch_loss(encoded(batch), &features);
   }
 
   double score(Index task, Split split) override {
@@ -85,10 +85,30 @@ class TextWorkload : public Workload<T> {
   }
 
  private:
-  Tensor<T> batch_loss(const std::vector<const EncodedExample*>& examples) {
+  std::vector<const EncodedExample*> encoded(const std::vector<ExampleRef>& batch) const {
+    std::vector<const EncodedExample*> examples;
+    examples.reserve(batch.size());
+    for (const ExampleRef& ref : batch)
+      examples.push_back(&train_.at(static_cast<std::size_t>(ref.task)).at(static_cast<std::size_t>(ref.index)));
+    return examples;
+  }
+
+  Tensor<T> batch_loss(const std::vector<const EncodedExample*>& examples, BlockFeatures<T>* features) {
     const TokenBatch b = make_token_batch(examples);
-    Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq);
-    return cross_entropy(reshape(logits, {b.batch * b.seq, logits.shape().last()}), b.targets);
+    const Index rows = b.batch * b.seq;
+    std::vector<Tensor<T>> block_outputs;
+    Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq, nullptr, features ? &block_outputs : nullptr);
+    if (features) {
+      Tensor<T> real = Tensor<T>::empty({rows, 1});  // 1 on the examples' tokens, 0 on padding
+      features->rows = 0;
+      for (Index i = 0; i < rows; ++i) {
+        real[i] = static_cast<T>(b.mask[static_cast<std::size_t>(i)]);
+        features->rows += b.mask[static_cast<std::size_t>(i)] > 0 ? 1 : 0;
+      }
+      features->blocks.clear();
+      for (const Tensor<T>& h : block_outputs) features->blocks.push_back(reshape(h, {rows, h.shape().last()}) * real);
+    }
+    return cross_entropy(reshape(logits, {rows, logits.shape().last()}), b.targets);
   }
 
   double exact_match_rate(const TaskSpec& spec, const std::vector<Example>& examples) {

@@ -1,8 +1,9 @@
 // everlora — the continual trainer: runs a stream of tasks through a strategy with a fixed budget
 // per task and fills the accuracy matrix R (BENCHMARKS.md, "protocol"):
 //   R[0][j]  every task scored before any training (the base model, zero-shot);
-//   for task t: before_task → steps of (loss + extra_loss, backward, clip, AdamW, after_step)
-//               → after_task → every task j scored: R[t+1][j].
+//   for task t: before_task → steps of (training_loss, backward, clip, AdamW, after_step)
+//               → after_task → every task j scored: R[t+1][j]
+// (and the same rows of one more R per extra view of the strategy, e.g. I-LoRA's fast learner).
 // Each task gets a fresh AdamW over the parameters trainable at that task, with a warm-up +
 // cosine schedule. Batches cycle through the task's examples in a seeded order, reshuffled
 // every epoch. Training time excludes the evaluations.
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,8 @@ struct TrainerOptions {
 };
 
 struct ContinualResult {
-  AccuracyMatrix r;
+  AccuracyMatrix r;  ///< the strategy's main view
+  std::vector<std::pair<std::string, AccuracyMatrix>> views;  ///< R of each of its extra_views()
   double train_seconds = 0;  ///< optimisation only, evaluations excluded
   std::vector<double> final_loss;  ///< mean loss of each task's last 10% of steps
 };
@@ -92,21 +95,31 @@ class BatchCycler {
   std::size_t cursor_ = 0;
 };
 
-/// R[row][j] = score of every task.
+/// Row `row` of R (score of every task) for the main view and of each extra view's R.
 template <class T>
-void score_all(Workload<T>& workload, AccuracyMatrix& r, Index row, Split split) {
-  for (Index j = 0; j < workload.num_tasks(); ++j) r.set(row, j, workload.score(j, split));
+void score_all(Workload<T>& workload, Strategy<T>& strategy, ContinualResult& result, Index row, Split split) {
+  auto score_into = [&](AccuracyMatrix& r, const std::string& view) {
+    strategy.begin_scoring(workload, view);
+    for (Index j = 0; j < workload.num_tasks(); ++j) r.set(row, j, workload.score(j, split));
+  };
+  score_into(result.r, "");
+  for (auto& [view, r] : result.views) score_into(r, view);
+  strategy.end_scoring(workload);
 }
 
 }  // namespace detail
 
-/// Runs every task of `workload` through `strategy`; see the file comment.
+/// Runs every task of `workload` through `strategy`; see the file comment. `on_task_end(t)`, if
+/// given, runs after task t is scored, with the model in the strategy's main view (to keep a
+/// checkpoint of what was scored, e.g. for the connectivity probe).
 template <class T>
-ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, const TrainerOptions& options) {
+ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, const TrainerOptions& options,
+                                const std::function<void(Index)>& on_task_end = {}) {
   detail::check_trainer_options(options);
   const Index tasks = workload.num_tasks();
-  ContinualResult result{AccuracyMatrix(tasks), 0.0, {}};
-  detail::score_all(workload, result.r, 0, options.eval_split);
+  ContinualResult result{AccuracyMatrix(tasks), {}, 0.0, {}};
+  for (const std::string& view : strategy.extra_views()) result.views.emplace_back(view, AccuracyMatrix(tasks));
+  detail::score_all(workload, strategy, result, 0, options.eval_split);
 
   for (Index t = 0; t < tasks; ++t) {
     strategy.before_task(workload, t);
@@ -136,9 +149,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     for (Index step = 0; step < steps; ++step) {
       const std::vector<ExampleRef> batch = batches.next();
       optimizer.set_lr(schedule(static_cast<long>(step)));
-      Tensor<T> loss = workload.loss(batch);
-      Tensor<T> extra = strategy.extra_loss(workload, batch);
-      Tensor<T> total = extra.defined() ? loss + extra : loss;
+      Tensor<T> total = strategy.training_loss(workload, batch);
       total.backward();
       if (options.clip_norm > 0) clip_grad_norm(optimizer.parameters(), options.clip_norm);
       optimizer.step();
@@ -157,7 +168,12 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     progress.finish();
     result.final_loss.push_back(tail_loss / static_cast<double>(std::max<Index>(1, tail_steps)));
     strategy.after_task(workload, t);
-    detail::score_all(workload, result.r, t + 1, options.eval_split);
+    detail::score_all(workload, strategy, result, t + 1, options.eval_split);
+    if (on_task_end) {
+      strategy.begin_scoring(workload, "");
+      on_task_end(t);
+      strategy.end_scoring(workload);
+    }
   }
   return result;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "everlora/core/error.hpp"
 #include "everlora/core/tensor.hpp"
 #include "everlora/data/task.hpp"
 #include "everlora/nn/module.hpp"
@@ -23,6 +24,15 @@ struct ExampleRef {
   }
 };
 
+/// The hidden states of one batch after every block of the model (I-LoRA's consistency term):
+/// one [rows, width] tensor per block, in order, rows that are padding set to zero; `rows` counts
+/// the real ones (tokens of the examples, or images).
+template <class T>
+struct BlockFeatures {
+  std::vector<Tensor<T>> blocks;
+  Index rows = 0;
+};
+
 template <class T>
 class Workload {
  public:
@@ -36,6 +46,12 @@ class Workload {
   virtual Index train_size(Index task) const = 0;
   /// Mean training loss over the batch (examples may come from several tasks), with autograd.
   virtual Tensor<T> loss(const std::vector<ExampleRef>& batch) = 0;
+  /// As loss(batch), from the same forward pass, and the batch's hidden states into `features`
+  /// (with graph). Methods that regularise representations need it; a workload without it throws
+  /// Error(config).
+  virtual Tensor<T> loss_with_features(const std::vector<ExampleRef>& /*batch*/, BlockFeatures<T>& /*features*/) {
+    throw Error(ErrorKind::config, "this workload does not expose its hidden states (loss_with_features)");
+  }
   /// The task's score in percent on a split (exact match, accuracy or next-byte accuracy),
   /// computed without a graph; the model's train/eval mode is restored afterwards.
   virtual double score(Index task, Split split) = 0;

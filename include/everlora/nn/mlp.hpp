@@ -43,12 +43,17 @@ class MLPClassifier : public Module<T> {
   }
   const char* type_name() const override { return "MLPClassifier"; }
 
-  /// x [N, in] → logits [N, classes].
-  Tensor<T> forward(const Tensor<T>& x) {
+  /// x [N, in] → logits [N, classes]. `hidden`, if given, receives each hidden layer's output
+  /// (after its ReLU, [N, width]).
+  Tensor<T> forward(const Tensor<T>& x, std::vector<Tensor<T>>* hidden = nullptr) {
+    if (hidden) hidden->clear();
     Tensor<T> h = x;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       h = layers_[i]->forward(h);
-      if (i + 1 < layers_.size()) h = relu(h);
+      if (i + 1 < layers_.size()) {
+        h = relu(h);
+        if (hidden) hidden->push_back(h);
+      }
     }
     return h;
   }
