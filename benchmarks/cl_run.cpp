@@ -113,13 +113,20 @@ struct MethodRun {
   std::vector<ConnectivityCurve> connectivity;  ///< both parametrisations, when asked for
 };
 
-/// The probe between the states after tasks k−1 and k (1-based k), (A,B) and ΔW interpolation.
+/// The probe between the states after tasks k−1 and k (1-based k), (A,B) and ΔW interpolation
+/// (ΔW only when every combiner's weights are constant, as for merging).
 std::vector<ConnectivityCurve> probe_connectivity(Workload<float>& workload, const std::vector<ParameterState<float>>& states,
                                                   const Settings& s, const std::string& method) {
   const auto k = static_cast<std::size_t>(s.connectivity);
   if (auto* text = dynamic_cast<TextWorkload<float>*>(&workload)) text->set_eval_limit(s.probe_limit);
   std::vector<ConnectivityCurve> curves;
+  bool constant_weights = true;
+  for (auto& [path, layer] : adapted_layers(workload.model())) constant_weights = constant_weights && layer->combiner().mergeable();
   for (Interpolation mode : {Interpolation::ab, Interpolation::delta_w}) {
+    if (mode == Interpolation::delta_w && !constant_weights) {
+      std::fprintf(stderr, "%s: no ΔW interpolation (its combiner's weights depend on the input); (A,B) only\n", method.c_str());
+      continue;
+    }
     std::fprintf(stderr, "%s: connectivity probe %s between tasks %zu and %zu\n", method.c_str(), to_string(mode), k - 1, k);
     curves.push_back({mode, connectivity_probe(workload, states[k - 2], states[k - 1], s.connectivity - 2, s.connectivity - 1, mode)});
   }

@@ -67,6 +67,9 @@ TEST_CASE("The slow weights follow the closed form of the EMA and frozen ones st
     CHECK(slow.slow("w")[j] == Approx(expected).epsilon(1e-14));
   }
   CHECK(slow.slow("frozen")[0] == 5.0);
+  slow.settle();  // the frozen parameter takes its slow value; the training one is left alone
+  CHECK(m.frozen()[0] == 5.0);
+  CHECK(m.w()[0] == -3.0);
   CHECK_THROWS_WITH(slow.slow("nothing"), Catch::Contains("'nothing' is not followed"));
   CHECK_THROWS_WITH(SlowWeights<double>(1.5), Catch::Contains("decay 1.5"));
 
@@ -187,6 +190,8 @@ TEST_CASE("The consistency term equals its formula and passes a gradient check",
 
   const BlockFeatures<double> max = max_target(fast, target);
   for (Index i = 0; i < 12; ++i) CHECK(max.blocks[0][i] == std::max(fast.blocks[0][i], target.blocks[0][i]));
+  // CLS-ER's target only pulls entries up where the slow learner is larger: never a larger term.
+  CHECK(consistency_loss(fast, max).item() < consistency_loss(fast, target).item());
   CHECK_THROWS_WITH(consistency_loss(fast, BlockFeatures<double>{{target.blocks[0]}, 3}), Catch::Contains("2 fast blocks"));
 }
 
@@ -255,6 +260,10 @@ TEST_CASE("I-LoRA composes with IncLoRA and AM-LoRA and refuses JumpLoRA", "[con
     const auto& slow = dynamic_cast<ILora<float>&>(*strategy).slow();
     // Every parameter that trained has a slow copy: both experts for IncLoRA, plus the mixer for AM-LoRA.
     CHECK(slow.names().size() >= 4);
+    // The finished expert settled on its slow values: both learners share it.
+    const Tensor<float>& a1 = adapted_layers(w.model()).front().second->experts().get("task1").a();
+    const Tensor<float>& slow_a1 = slow.slow("proj.experts.task1.lora_A");
+    for (Index i = 0; i < a1.numel(); ++i) CHECK(a1[i] == slow_a1[i]);
   }
   CHECK_THROWS_WITH(make_strategy<float>("i_lora+jump_lora", small_lora_options()), Catch::Contains("do not compose"));
   CHECK_THROWS_WITH(make_strategy<float>("i_lora+replay", small_lora_options()), Catch::Contains("do not compose"));
@@ -297,4 +306,28 @@ TEST_CASE("The connectivity probe's endpoints are the checkpoints' own scores", 
                     Catch::Contains("'proj.experts.nobody.lora_A'"));
   const std::string csv = connectivity_csv({{Interpolation::ab, ab}}, "t1", "t2");
   CHECK(csv.rfind("mode,alpha,loss_t1,loss_t2,score_t1,score_t2\nab,0.0000,", 0) == 0);
+}
+
+TEST_CASE("Bad I-LoRA settings name the setting", "[continual][i_lora]") {
+  CHECK_THROWS_WITH(parse_consistency_target("median"), Catch::Contains("'median'"));
+  StrategyOptions o = small_lora_options();
+  o.i_lora.consistency = -1;
+  CHECK_THROWS_WITH(make_strategy<float>("i_lora", o), Catch::Contains("consistency weight -1"));
+  o.i_lora.consistency = 1;
+  o.i_lora.decay = 2;
+  CHECK_THROWS_WITH(make_strategy<float>("i_lora", o), Catch::Contains("decay 2"));
+  // A workload without hidden states is refused when the consistency term first needs them.
+  class NoFeatures : public Workload<float> {
+   public:
+    Module<float>& model() override { return inner.model(); }
+    Index num_tasks() const override { return inner.num_tasks(); }
+    std::string task_name(Index t) const override { return inner.task_name(t); }
+    Index train_size(Index t) const override { return inner.train_size(t); }
+    Tensor<float> loss(const std::vector<ExampleRef>& batch) override { return inner.loss(batch); }
+    double score(Index t, Split split) override { return inner.score(t, split); }
+    std::string score_name() const override { return inner.score_name(); }
+    SyntheticWorkload<float> inner{2, 16, 3, 3, 27};
+  } w;
+  auto i_lora = make_strategy<float>("i_lora", small_lora_options());
+  CHECK_THROWS_WITH(train_continual(w, *i_lora, quiet_trainer(3)), Catch::Contains("does not expose its hidden states"));
 }

@@ -10,7 +10,8 @@
 // Decisions where the paper is silent (docs/methods/i_lora.md): the slow target is computed in
 // eval mode (no adapter dropout); the MSE averages over real tokens only (padding excluded); the
 // inner strategy (SeqLoRA by default; IncLoRA, O-LoRA, ELLA or AM-LoRA) decides which parameters
-// train and adds its own terms, and every parameter that trains gets a slow copy.
+// train and adds its own terms, and every parameter that trains gets a slow copy; a parameter the
+// inner strategy freezes (IncLoRA's finished expert) takes its slow value in both learners.
 #ifndef EVERLORA_CONTINUAL_I_LORA_HPP
 #define EVERLORA_CONTINUAL_I_LORA_HPP
 
@@ -95,6 +96,7 @@ class ILora : public Strategy<T> {
 
   void before_task(Workload<T>& workload, Index t) override {
     inner_->before_task(workload, t);
+    slow_.settle();                  // what the inner strategy froze keeps its slow values
     slow_.follow(workload.model());  // the task's new parameters start with slow = fast
     task_ = t;
   }

@@ -1,8 +1,10 @@
 // everlora — SlowWeights: I-LoRA's slow learner (METHODS.md, "I-LoRA"). A copy of the parameters a
 // method trains, outside every graph, moved towards them after each optimizer step:
 //   slow ← λ·slow + (1 − λ)·fast        (elementwise, on A and B alike)
-// Only parameters that train at the time move: a frozen one's slow copy stays as it was, so an
-// IncLoRA expert keeps the slow state it had when its task ended. swap() exchanges every followed
+// Only parameters that train at the time move. When a parameter stops training (IncLoRA freezes a
+// finished expert), settle() gives it its slow value in both learners: the slow learner is the
+// memory, and a frozen part that differed between the two would make the consistency term ask
+// the next expert to undo the difference. swap() exchanges every followed
 // parameter's values with its slow copy, so one model computes as the slow learner (for scoring
 // and for the consistency target) and then as the fast one again; SlowView does it for a scope.
 #ifndef EVERLORA_CONTINUAL_SLOW_WEIGHTS_HPP
@@ -33,8 +35,19 @@ class SlowWeights {
     if (swapped_) throw Error(ErrorKind::config, "SlowWeights::follow while the slow values are swapped in");
     for (auto& [name, p] : model.named_parameters()) {
       if (!p.requires_grad() || find(name) != nullptr) continue;
-      entries_.push_back({name, p, p.clone()});
+      entries_.push_back({name, p, p.clone(), false});
     }
+  }
+
+  /// fast ← slow for every followed parameter that no longer requires grad and was not settled
+  /// yet (see the file comment).
+  void settle() {
+    if (swapped_) throw Error(ErrorKind::config, "SlowWeights::settle while the slow values are swapped in");
+    for (Entry& e : entries_)
+      if (!e.fast.requires_grad() && !e.settled) {
+        e.fast.vec() = e.slow.vec();
+        e.settled = true;
+      }
   }
 
   /// slow ← λ·slow + (1 − λ)·fast for every followed parameter that requires grad now.
@@ -72,6 +85,7 @@ class SlowWeights {
     std::string name;
     Tensor<T> fast;  // shares the parameter's storage
     Tensor<T> slow;  // its own storage, never in a graph
+    bool settled = false;
   };
   const Entry* find(const std::string& name) const {
     const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == name; });
