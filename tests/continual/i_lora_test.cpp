@@ -112,6 +112,7 @@ TEST_CASE("I-LoRA scores the slow learner and reports the fast one beside it", "
   i_lora.begin_scoring(w, "");
   CHECK(w.score(1, Split::test) == result.r.rows()[2][1]);
   i_lora.end_scoring(w);
+  CHECK_THROWS_WITH(i_lora.begin_scoring(w, "medium"), Catch::Contains("no view 'medium'"));
   // λ = 0.9 over 15 steps: the slow learner lags, the two A's differ.
   const Tensor<double> a = shared_a(w);
   const std::string a_name = i_lora.slow().names().front();

@@ -131,6 +131,8 @@ class ILora : public Strategy<T> {
   std::vector<std::string> extra_views() const override { return {kFastView}; }
   /// The main view is the slow learner; "fast learner" the trained parameters.
   void begin_scoring(Workload<T>&, const std::string& view) override {
+    if (!view.empty() && view != kFastView)
+      throw Error(ErrorKind::config, "ILora: no view '" + view + "' (views: \"\" for the slow learner, \"" + kFastView + "\")");
     if (slow_.swapped() != view.empty()) slow_.swap();
   }
   void end_scoring(Workload<T>&) override {
