@@ -150,17 +150,9 @@ TEST_CASE("Replay mixes stored examples of earlier tasks into later ones", "[con
 }
 
 TEST_CASE("On a stream built to interfere, SeqLoRA forgets and IncLoRA forgets less", "[continual][baselines]") {
-  // Rank-1 experts: one shared expert has room for one task's update at a time, so SeqLoRA must
-  // overwrite task 1 to learn task 2; IncLoRA adds room per task and keeps the old experts.
-  auto run = [](const std::string& method) {
-    SyntheticWorkload<float> w(3, 96, 4, 4, 9);
-    StrategyOptions o = small_lora_options();
-    o.lora.r = 1;
-    o.lora.alpha = 2;
-    auto strategy = make_strategy<float>(method, o);
-    return compute_metrics(train_continual(w, *strategy, quiet_trainer(100)).r);
-  };
-  const ClMetrics seq = run("seq_lora"), inc = run("inc_lora");
+  // SeqLoRA must overwrite task 1 to learn task 2; IncLoRA adds room per task and keeps the old experts.
+  const ClMetrics seq = everlora_test::interfering_stream_metrics("seq_lora");
+  const ClMetrics inc = everlora_test::interfering_stream_metrics("inc_lora");
   INFO("SeqLoRA BWT " << seq.bwt << ", IncLoRA BWT " << inc.bwt);
   CHECK(seq.bwt < -20.0);
   CHECK(inc.bwt > seq.bwt + 20.0);

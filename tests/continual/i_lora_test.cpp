@@ -235,16 +235,8 @@ TEST_CASE("I-LoRA's whole objective passes a gradient check from the second task
 }
 
 TEST_CASE("I-LoRA with replay forgets less than SeqLoRA on a stream built to interfere", "[continual][i_lora]") {
-  auto run = [](const std::string& method) {
-    SyntheticWorkload<float> w(3, 96, 4, 4, 9);
-    StrategyOptions o = small_lora_options();
-    o.lora.r = 1;
-    o.lora.alpha = 2;
-    o.i_lora.decay = 0.9;
-    auto strategy = make_strategy<float>(method, o);
-    return compute_metrics(train_continual(w, *strategy, quiet_trainer(100)).r);
-  };
-  const ClMetrics seq = run("seq_lora"), i_lora = run("i_lora");
+  const ClMetrics seq = everlora_test::interfering_stream_metrics("seq_lora");
+  const ClMetrics i_lora = everlora_test::interfering_stream_metrics("i_lora", [](StrategyOptions& o) { o.i_lora.decay = 0.9; });
   INFO("SeqLoRA BWT " << seq.bwt << ", I-LoRA BWT " << i_lora.bwt);
   CHECK(i_lora.bwt > seq.bwt + 10.0);
 }

@@ -6,6 +6,7 @@
 #define EVERLORA_TESTS_CONTINUAL_SYNTHETIC_WORKLOAD_HPP
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -133,6 +134,20 @@ inline TrainerOptions quiet_trainer(Index steps) {
   t.lr = 0.05;
   t.progress = ProgressMode::silent;
   return t;
+}
+
+/// `method`'s metrics on a stream built to interfere: three tasks, rank-1 experts (a single shared
+/// expert has room for one task's update at a time, so it must overwrite task 1 to learn task 2),
+/// 100 steps per task. `adjust` may change the method's options.
+inline ClMetrics interfering_stream_metrics(const std::string& method,
+                                            const std::function<void(StrategyOptions&)>& adjust = {}) {
+  SyntheticWorkload<float> w(3, 96, 4, 4, 9);
+  StrategyOptions o = small_lora_options();
+  o.lora.r = 1;
+  o.lora.alpha = 2;
+  if (adjust) adjust(o);
+  auto strategy = make_strategy<float>(method, o);
+  return compute_metrics(train_continual(w, *strategy, quiet_trainer(100)).r);
 }
 
 }  // namespace everlora_test
