@@ -120,10 +120,8 @@ std::vector<ConnectivityCurve> probe_connectivity(Workload<float>& workload, con
   const auto k = static_cast<std::size_t>(s.connectivity);
   if (auto* text = dynamic_cast<TextWorkload<float>*>(&workload)) text->set_eval_limit(s.probe_limit);
   std::vector<ConnectivityCurve> curves;
-  bool constant_weights = true;
-  for (auto& [path, layer] : adapted_layers(workload.model())) constant_weights = constant_weights && layer->combiner().mergeable();
   for (Interpolation mode : {Interpolation::ab, Interpolation::delta_w}) {
-    if (mode == Interpolation::delta_w && !constant_weights) {
+    if (mode == Interpolation::delta_w && !constant_combiner_weights(workload.model())) {
       std::fprintf(stderr, "%s: no ΔW interpolation (its combiner's weights depend on the input); (A,B) only\n", method.c_str());
       continue;
     }

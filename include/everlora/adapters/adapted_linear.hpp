@@ -89,17 +89,23 @@ class AdaptedLinear : public Linear<T> {
   }
   bool merged() const { return merged_; }
 
+  /// Σ_e s_e·gate(B_e·A_e) [out, in], without a graph: what merge() adds to W0. Needs a mergeable
+  /// combiner.
+  Tensor<T> summed_update() { return scaled_updates(nullptr); }
+
  private:
-  void fold(int sign, const std::string* only) {
+  /// Σ s_e·gate(B_e·A_e) over every expert, or over expert `*only`.
+  Tensor<T> scaled_updates(const std::string* only) {
     if (!combiner_->mergeable())
       throw Error(ErrorKind::config, std::string("AdaptedLinear: the ") + combiner_->type_name() +
                                          " combiner's weights depend on the input: its experts cannot be merged");
     NoGrad no_graph;
-    for (std::size_t e = 0; e < bank_->size(); ++e) {
-      if (only && bank_->names()[e] != *only) continue;
-      this->weight().vec() += (static_cast<T>(sign) * (*bank_)[e].scale()) * delta_weight(e).vec();
-    }
+    Tensor<T> sum = Tensor<T>::zeros(this->weight().shape());
+    for (std::size_t e = 0; e < bank_->size(); ++e)
+      if (!only || bank_->names()[e] == *only) sum.vec() += (*bank_)[e].scale() * delta_weight(e).vec();
+    return sum;
   }
+  void fold(int sign, const std::string* only) { this->weight().vec() += static_cast<T>(sign) * scaled_updates(only).vec(); }
 
   /// The gated path: each expert's output e_e = s_e·x̃·gate(ΔW_e)ᵀ from its dense update, then
   /// y = base + Σ_e c_e ⊙ e_e with the combiner's weights (which may look at the e_e).

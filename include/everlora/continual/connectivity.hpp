@@ -105,16 +105,12 @@ void check_state(const ParameterState<T>& live, const ParameterState<T>& state, 
 /// Σ_e s_e·gate(ΔW_e) of every adapted layer, in the model's current state, by layer path.
 template <class T>
 std::map<std::string, Tensor<T>> summed_updates(Module<T>& model) {
-  NoGrad no_graph;
   std::map<std::string, Tensor<T>> out;
   for (auto& [path, layer] : adapted_layers(model)) {
     if (!layer->combiner().mergeable())
       throw Error(ErrorKind::config, std::string("connectivity_probe: ΔW interpolation needs constant combiner weights; '") +
                                          path + "' mixes its experts with a " + layer->combiner().type_name());
-    Tensor<T> sum = Tensor<T>::zeros(layer->weight().shape());
-    for (std::size_t e = 0; e < layer->experts().size(); ++e)
-      sum.vec() += layer->experts()[e].scale() * layer->delta_weight(e).vec();
-    out.emplace(path, std::move(sum));
+    out.emplace(path, layer->summed_update());
   }
   return out;
 }
@@ -134,6 +130,15 @@ double mean_task_loss(Workload<T>& workload, Index task, const ConnectivityOptio
 }
 
 }  // namespace detail
+
+/// Whether every adapted layer mixes its experts with constant weights (as merging and the ΔW
+/// interpolation need).
+template <class T>
+bool constant_combiner_weights(Module<T>& model) {
+  for (auto& [path, layer] : adapted_layers(model))
+    if (!layer->combiner().mergeable()) return false;
+  return true;
+}
 
 /// A copy of every parameter of the model's adapted layers (experts, combiners, gates, and the
 /// base weight and bias, which a merge changes): the state the probe interpolates.
@@ -165,8 +170,7 @@ std::vector<ConnectivityPoint> connectivity_probe(Workload<T>& workload, const P
   detail::check_state(live, to, "the second state");
   const detail::RestoreParameters<T> restore(live);
   NoGrad no_graph;
-  const bool was_training = model.training();
-  model.eval();
+  const EvalMode<T> eval_mode(model);
 
   std::map<std::string, Tensor<T>> update_from, update_to;
   if (mode == Interpolation::delta_w) {
@@ -193,7 +197,6 @@ std::vector<ConnectivityPoint> connectivity_probe(Workload<T>& workload, const P
     p.score_to = workload.score(task_to, options.split);
     curve.push_back(p);
   }
-  model.train(was_training);
   return curve;
 }
 

@@ -147,13 +147,10 @@ class ILora : public Strategy<T> {
   /// The slow learner's hidden states on `replay`: slow values swapped in, eval mode, no graph.
   BlockFeatures<T> slow_features(Workload<T>& workload, const std::vector<ExampleRef>& replay) {
     NoGrad no_graph;
-    SlowView<T> view(slow_);
-    Module<T>& model = workload.model();
-    const bool was_training = model.training();
-    model.eval();
+    const SlowView<T> view(slow_);
+    const EvalMode<T> eval_mode(workload.model());
     BlockFeatures<T> features;
     workload.loss_with_features(replay, features);
-    model.train(was_training);
     return features;
   }
 

@@ -97,8 +97,7 @@ class ImageWorkload : public Workload<T> {
   static double accuracy(MLPClassifier<T>& model, const ImageSet& set) {
     if (set.count == 0) throw Error(ErrorKind::value, "ImageWorkload: an empty image set cannot be scored");
     NoGrad no_graph;
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode<T> eval_mode(model);
     Index correct = 0;
     std::vector<std::int32_t> labels;
     for (Index begin = 0; begin < set.count; begin += 256) {
@@ -111,7 +110,6 @@ class ImageWorkload : public Workload<T> {
         correct += (std::max_element(z, z + classes) - z) == labels[i] ? 1 : 0;
       }
     }
-    model.train(was_training);
     return 100.0 * static_cast<double>(correct) / static_cast<double>(set.count);
   }
 

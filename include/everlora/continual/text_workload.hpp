@@ -119,8 +119,7 @@ class TextWorkload : public Workload<T> {
 
   double next_byte_accuracy(const TaskSpec& spec, const std::vector<Example>& examples) {
     NoGrad no_graph;
-    const bool was_training = model_->training();
-    model_->eval();
+    const EvalMode<T> eval_mode(*model_);
     std::vector<EncodedExample> encoded;
     for (const Example& ex : examples) encoded.push_back(encode_example(ex, spec, options_.max_len));
     Index correct = 0, total = 0;
@@ -138,7 +137,6 @@ class TextWorkload : public Workload<T> {
         ++total;
       }
     }
-    model_->train(was_training);
     return total > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(total) : 0.0;
   }
 

@@ -68,12 +68,7 @@ std::vector<std::int32_t> generate(GPT<T>& model, const std::vector<std::int32_t
     throw Error(ErrorKind::shape, "generate: prompt of " + std::to_string(prompt.size()) +
                                       " ids exceeds the context of " + std::to_string(context));
   NoGrad no_graph;
-  struct RestoreMode {  // back to the caller's mode, even if an exception leaves early
-    GPT<T>& model;
-    bool training;
-    ~RestoreMode() { model.train(training); }
-  } restore{model, model.training()};
-  model.eval();
+  const EvalMode<T> eval_mode(model);  // back to the caller's mode, even if an exception leaves early
   KvCache<T> cache;
   Tensor<T> logits = model.forward(prompt, 1, static_cast<Index>(prompt.size()), &cache);
   std::vector<std::int32_t> out;

@@ -255,6 +255,21 @@ class ModuleList : public Module<T> {
   std::vector<std::shared_ptr<M>> items_;
 };
 
+/// Eval mode for one scope: `module` and its descendants go to eval mode and get the module's
+/// previous mode back when the scope ends, also through an exception.
+template <class T>
+class EvalMode {
+ public:
+  explicit EvalMode(Module<T>& module) : module_(module), was_training_(module.training()) { module.eval(); }
+  ~EvalMode() { module_.train(was_training_); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  Module<T>& module_;
+  bool was_training_;
+};
+
 }  // namespace everlora
 
 #endif  // EVERLORA_NN_MODULE_HPP
