@@ -13,7 +13,11 @@
 #include "everlora/adapters/combiners/combiner.hpp"
 #include "everlora/adapters/combiners/sum.hpp"
 #include "everlora/adapters/combiners/attention_mixer.hpp"
+#include "everlora/adapters/combiners/example_router.hpp"
+#include "everlora/adapters/combiners/shared_attention_router.hpp"
+#include "everlora/adapters/combiners/domain_router.hpp"
 #include "everlora/adapters/lora_linear_op.hpp"
+#include "everlora/adapters/routed_lora_op.hpp"
 #include "everlora/adapters/adapted_linear.hpp"
 #include "everlora/adapters/attach.hpp"
 

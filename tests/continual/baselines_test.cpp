@@ -161,5 +161,5 @@ TEST_CASE("On a stream built to interfere, SeqLoRA forgets and IncLoRA forgets l
 TEST_CASE("The registry builds every available method and names what it cannot", "[continual][registry]") {
   for (const auto& name : available_methods()) CHECK(make_strategy<float>(name, small_lora_options())->name() == name);
   CHECK_THROWS_WITH(make_strategy<float>("lora_magic", small_lora_options()), Catch::Contains("unknown method 'lora_magic'"));
-  CHECK_THROWS_WITH(make_strategy<float>("sapt", small_lora_options()), Catch::Contains("not implemented"));
+  CHECK_THROWS_WITH(make_strategy<float>("sapt+inc_lora", small_lora_options()), Catch::Contains("do not compose"));
 }

@@ -34,9 +34,10 @@ class Classifier : public Module<T> {
 template <class T>
 class SyntheticWorkload : public Workload<T> {
  public:
-  /// `tasks` tasks of `examples` training (and as many test) examples over `block` features each.
-  SyntheticWorkload(Index tasks, Index examples, Index block, Index classes, std::uint64_t seed)
-      : rng_(seed), block_(block), classes_(classes), inputs_(block * tasks), model_(inputs_, classes, rng_) {
+  /// `tasks` tasks of `examples` training (and as many test) examples over `block` features each,
+  /// drawn from N(offset, 1): with an offset the tasks are linearly separable by their mean.
+  SyntheticWorkload(Index tasks, Index examples, Index block, Index classes, std::uint64_t seed, T offset = 0)
+      : rng_(seed), offset_(offset), block_(block), classes_(classes), inputs_(block * tasks), model_(inputs_, classes, rng_) {
     for (Index t = 0; t < tasks; ++t) {
       const Tensor<T> rule = Tensor<T>::normal({block, classes}, rng_, T(0), T(1));
       train_.push_back(make_split(t, examples, rule));
@@ -59,6 +60,7 @@ class SyntheticWorkload : public Workload<T> {
   double score(Index t, everlora::Split split) override {
     NoGrad no_graph;
     const Split& s = split == everlora::Split::train ? train_[static_cast<std::size_t>(t)] : test_[static_cast<std::size_t>(t)];
+    const RoutedForward<T> routed(this->router(), s.x.dim(0), [&] { return rows_routing_input(s.x); });
     const Tensor<T> logits = model_.forward(s.x);
     Index hits = 0;
     for (std::size_t i = 0; i < s.labels.size(); ++i) {
@@ -66,6 +68,18 @@ class SyntheticWorkload : public Workload<T> {
       hits += (std::max_element(z, z + classes_) - z) == s.labels[i] ? 1 : 0;
     }
     return 100.0 * static_cast<double>(hits) / static_cast<double>(s.labels.size());
+  }
+
+  Index split_size(Index t, everlora::Split split) const override {
+    return static_cast<Index>(split_of(t, split).labels.size());
+  }
+  /// Each example is a one-token prompt: its input row.
+  RoutingInput<T> routing_input(const std::vector<ExampleRef>& refs, everlora::Split split, Index layer) override {
+    if (layer != 0) throw Error(ErrorKind::config, "SyntheticWorkload: it has no hidden layer to route on");
+    Tensor<T> x = Tensor<T>::empty({static_cast<Index>(refs.size()), inputs_});
+    for (std::size_t i = 0; i < refs.size(); ++i)
+      std::copy_n(split_of(refs[i].task, split).x.data() + refs[i].index * inputs_, inputs_, x.data() + static_cast<Index>(i) * inputs_);
+    return rows_routing_input(x);
   }
 
   std::set<Index> seen_tasks;  ///< every task a training batch came from
@@ -81,6 +95,7 @@ class SyntheticWorkload : public Workload<T> {
       labels.push_back(s.labels[static_cast<std::size_t>(batch[i].index)]);
       seen_tasks.insert(batch[i].task);
     }
+    const RoutedForward<T> routed(this->router(), x.dim(0), [&] { return rows_routing_input(x); });
     const Tensor<T> logits = model_.forward(x);
     if (features) *features = BlockFeatures<T>{{logits}, static_cast<Index>(batch.size())};
     return cross_entropy(logits, labels);
@@ -90,6 +105,13 @@ class SyntheticWorkload : public Workload<T> {
     Tensor<T> x;
     std::vector<std::int32_t> labels;
   };
+  const Split& split_of(Index t, everlora::Split split) const {
+    return (split == everlora::Split::train ? train_ : test_)[static_cast<std::size_t>(t)];
+  }
+  RoutingInput<T> rows_routing_input(const Tensor<T>& x) const {
+    return {reshape(x, {x.dim(0), 1, x.dim(1)}), Tensor<T>::ones({x.dim(0), 1})};
+  }
+
   Split make_split(Index t, Index examples, const Tensor<T>& rule) {
     Split s;
     const Index inputs = inputs_;
@@ -99,7 +121,7 @@ class SyntheticWorkload : public Workload<T> {
       std::int32_t label = 0;
       std::vector<T> z(static_cast<std::size_t>(classes_), T(0));
       for (Index f = 0; f < block_; ++f) {
-        const T v = static_cast<T>(rng_.normal());
+        const T v = static_cast<T>(rng_.normal()) + offset_;
         s.x.data()[i * inputs + t * block_ + f] = v;
         for (Index c = 0; c < classes_; ++c) z[static_cast<std::size_t>(c)] += v * rule.data()[f * classes_ + c];
       }
@@ -111,6 +133,7 @@ class SyntheticWorkload : public Workload<T> {
   }
 
   Rng rng_;
+  T offset_;
   Index block_, classes_, inputs_;
   Classifier<T> model_;
   std::vector<Split> train_, test_;

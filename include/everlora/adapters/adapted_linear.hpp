@@ -8,6 +8,7 @@
 #ifndef EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 #define EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "everlora/adapters/expert_bank.hpp"
 #include "everlora/adapters/gates.hpp"
 #include "everlora/adapters/lora_linear_op.hpp"
+#include "everlora/adapters/routed_lora_op.hpp"
 #include "everlora/core/ops/dropout.hpp"
 #include "everlora/core/ops/matmul.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
@@ -58,6 +60,9 @@ class AdaptedLinear : public Linear<T> {
                                         std::to_string(this->out_features()) + "): input " +
                                         x.shape().str() + " does not end in " + std::to_string(this->in_features()));
     const Tensor<T> x_adapter = this->training() && dropout_p_ > 0 ? dropout(x, dropout_p_, dropout_rng_) : x;
+    if (combiner_->per_example() && !gate_->is_identity())
+      throw Error(ErrorKind::config, std::string("AdaptedLinear: per-example routing (") + combiner_->type_name() +
+                                         ") runs plain LoRA experts; the " + gate_->type_name() + " gate is not supported with it");
     if (!gate_->is_identity()) return dense_forward(x, x_adapter);
     std::vector<Tensor<T>> as, bs;
     std::vector<T> scales;
@@ -67,8 +72,17 @@ class AdaptedLinear : public Linear<T> {
       scales.push_back((*bank_)[e].scale());
     }
     const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_});
+    if (combiner_->per_example())
+      return routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &expert_rows_);
+    count_all_rows(x.shape().rows());
     return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef);
   }
+
+  /// Rows of input each expert (by position in the bank) has run on since reset_expert_rows():
+  /// every row for every expert, except under per-example routing, where an expert runs only on
+  /// the examples that give it a nonzero weight.
+  const std::vector<Index>& expert_rows() const { return expert_rows_; }
+  void reset_expert_rows() { expert_rows_.clear(); }
 
   /// The gated dense update of expert e: gate(B_e·A_e) [out, in] (without the scale).
   Tensor<T> delta_weight(std::size_t e) { return gate_->apply(matmul((*bank_)[e].b(), (*bank_)[e].a()), bank_->names().at(e)); }
@@ -105,12 +119,17 @@ class AdaptedLinear : public Linear<T> {
       if (!only || bank_->names()[e] == *only) sum.vec() += (*bank_)[e].scale() * delta_weight(e).vec();
     return sum;
   }
+  void count_all_rows(Index rows) {
+    expert_rows_.resize(std::max(expert_rows_.size(), bank_->size()), 0);
+    for (std::size_t e = 0; e < bank_->size(); ++e) expert_rows_[e] += rows;
+  }
   void fold(int sign, const std::string* only) { this->weight().vec() += static_cast<T>(sign) * scaled_updates(only).vec(); }
 
   /// The gated path: each expert's output e_e = s_e·x̃·gate(ΔW_e)ᵀ from its dense update, then
   /// y = base + Σ_e c_e ⊙ e_e with the combiner's weights (which may look at the e_e).
   Tensor<T> dense_forward(const Tensor<T>& x, const Tensor<T>& x_adapter) {
     Tensor<T> y = Linear<T>::forward(x);
+    count_all_rows(x.shape().rows());
     std::vector<Tensor<T>> outputs;
     for (std::size_t e = 0; e < bank_->size(); ++e)
       outputs.push_back(matmul_nt(x_adapter, delta_weight(e) * (*bank_)[e].scale()));
@@ -135,6 +154,7 @@ class AdaptedLinear : public Linear<T> {
   double dropout_p_ = 0.0;
   Rng dropout_rng_;
   bool merged_ = false;
+  std::vector<Index> expert_rows_;
 };
 
 }  // namespace everlora

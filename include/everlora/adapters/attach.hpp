@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "everlora/adapters/adapted_linear.hpp"
+#include "everlora/adapters/combiners/example_router.hpp"
 #include "everlora/adapters/lora_config.hpp"
 
 namespace everlora {
@@ -38,16 +39,25 @@ inline std::pair<std::string, std::string> split_path(const std::string& path) {
 
 /// Adds expert `expert` (config's rank, alpha, init) to every Linear whose path config targets,
 /// turning plain Linears into AdaptedLinears; freezes the base model's parameters (experts,
-/// combiners and gates keep what their strategy set). Returns the adapted paths.
+/// combiners, gates and routers keep what their strategy set; a router's own Linears are never
+/// targets). Returns the adapted paths.
 /// Throws Error(config) when no target matches or a target names something that is not a Linear.
 template <class T>
 std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
                                 const std::string& expert = "default") {
   config.validate();
-  std::vector<std::string> targets;
+  std::vector<std::string> targets, routers;
   std::string linears;
+  const auto in_router = [&routers](const std::string& path) {
+    for (const auto& r : routers)
+      if (path.compare(0, r.size() + 1, r + ".") == 0) return true;
+    return false;
+  };
   for (auto& [path, m] : model.named_modules()) {
-    if (path.empty() || dynamic_cast<LoraExpert<T>*>(m) || path.find(".experts.") != std::string::npos) continue;
+    if (dynamic_cast<ExampleRouter<T>*>(m)) routers.push_back(path);
+    if (path.empty() || dynamic_cast<LoraExpert<T>*>(m) || path.find(".experts.") != std::string::npos || in_router(path) ||
+        dynamic_cast<ExampleRouter<T>*>(m))
+      continue;
     const bool is_linear = dynamic_cast<Linear<T>*>(m) != nullptr;
     if (is_linear && linears.size() < 200) linears += (linears.empty() ? "" : ", ") + path;
     if (!config.targets(path)) continue;
@@ -61,9 +71,9 @@ std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
     throw Error(ErrorKind::config, "attach: target_modules [" + wanted + "] match no Linear of the " +
                                        model.type_name() + " (Linears: " + (linears.empty() ? "none" : linears) + ")");
   }
-  const auto is_adapter_state = [](const std::string& name) {
+  const auto is_adapter_state = [&in_router](const std::string& name) {
     return name.find(".experts.") != std::string::npos || name.find(".combiner.") != std::string::npos ||
-           name.find(".gate.") != std::string::npos;
+           name.find(".gate.") != std::string::npos || in_router(name);
   };
   for (auto& [name, p] : model.named_parameters())
     if (!is_adapter_state(name)) Tensor<T>(p).requires_grad_(false);

@@ -21,6 +21,29 @@ namespace everlora {
 
 namespace detail {
 
+/// y = x·W0ᵀ + b [N.., out]: the frozen part of an adapted layer (bias may be undefined).
+template <class T>
+Tensor<T> base_linear_output(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias) {
+  const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
+  Shape out_shape = x.shape();
+  out_shape[-1] = out;
+  Tensor<T> y = Tensor<T>::empty(out_shape);
+  gemm(false, true, n, out, in, T(1), x.data(), in, weight.data(), in, T(0), y.data(), out);
+  if (bias.defined()) y.matrix().rowwise() += bias.vec().transpose();
+  return y;
+}
+
+/// The base part's backward: dX += dY·W0, dW0 += dYᵀ·x, db += Σ_rows dY, each only where the
+/// tensor requires grad (a frozen W0 costs no weight-gradient GEMM).
+template <class T>
+void base_linear_backward(const T* dy, const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias) {
+  const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
+  if (T* gx = grad_ptr(x)) gemm(false, false, n, in, out, T(1), dy, out, weight.data(), in, T(1), gx, in);
+  if (T* gw = grad_ptr(weight)) gemm(true, false, out, in, n, T(1), dy, out, x.data(), in, T(1), gw, in);
+  if (bias.defined())
+    if (T* gb = grad_ptr(bias)) add_column_sums(dy, n, out, gb);
+}
+
 /// Scales each expert's column block of m [N, R] by s_e (times c[n, e] when c is given).
 template <class T>
 void scale_blocks(T* m, Index n, Index total_rank, const std::vector<Index>& offsets,
@@ -65,11 +88,7 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
     fail("combiner weights " + coef.shape().str() + " are not [" + std::to_string(n) + ", " + std::to_string(k) + "]");
   const Index total = offsets.back();
 
-  Shape out_shape = x.shape();
-  out_shape[-1] = out;
-  Tensor<T> y = Tensor<T>::empty(out_shape);
-  detail::gemm(false, true, n, out, in, T(1), x.data(), in, weight.data(), in, T(0), y.data(), out);
-  if (bias.defined()) y.matrix().rowwise() += bias.vec().transpose();
+  Tensor<T> y = detail::base_linear_output(x, weight, bias);
   // Stacked A [R, in], concatenated B [out, R], U = x̃·A_stackᵀ and the scaled Uc [N, R].
   auto a_stack = std::make_shared<detail::Buffer<T>>(total * in);
   auto b_cat = std::make_shared<detail::Buffer<T>>(out * total);
@@ -97,12 +116,7 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
   if (detail::needs_grad(inputs))
     detail::record(y, "lora_linear", inputs,
                    [x, x_adapter, weight, bias, a, b, scales, coef, offsets, a_stack, b_cat, u, uc, n, in, out, k, total](const T* dy) {
-                     if (T* gx = detail::grad_ptr(x))
-                       detail::gemm(false, false, n, in, out, T(1), dy, out, weight.data(), in, T(1), gx, in);
-                     if (T* gw = detail::grad_ptr(weight))
-                       detail::gemm(true, false, out, in, n, T(1), dy, out, x.data(), in, T(1), gw, in);
-                     if (bias.defined())
-                       if (T* gb = detail::grad_ptr(bias)) detail::add_column_sums(dy, n, out, gb);
+                     detail::base_linear_backward(dy, x, weight, bias);
                      if (k == 0) return;
                      // G = dY·B_cat [N, R]; dc from G ⊙ U before G is scaled into Gs = ∂L/∂U.
                      detail::Buffer<T> g(n * total);

@@ -12,6 +12,7 @@
 
 #include "everlora/continual/workload.hpp"
 #include "everlora/core/ops/loss.hpp"
+#include "everlora/core/ops/shape_ops.hpp"
 #include "everlora/data/fashion_mnist.hpp"
 #include "everlora/nn/mlp.hpp"
 
@@ -88,13 +89,43 @@ class ImageWorkload : public Workload<T> {
   }
 
   double score(Index task, Split split) override {
-    const ImageTask& t = tasks_.at(static_cast<std::size_t>(task));
-    const ImageSet& set = split == Split::train ? t.train : split == Split::dev ? t.dev : t.test;
-    return accuracy(*model_, set);
+    const ImageSet& set = images(task, split);
+    return accuracy(*model_, set, this->router());
   }
 
-  /// Percent of `set` the model classifies correctly (no graph, eval mode, restored after).
-  static double accuracy(MLPClassifier<T>& model, const ImageSet& set) {
+  Index split_size(Index task, Split split) const override { return images(task, split).count; }
+  /// Each image is a one-token prompt: tokens [B, 1, pixels] (or the base model's hidden layer).
+  RoutingInput<T> routing_input(const std::vector<ExampleRef>& examples, Split split, Index layer) override {
+    std::vector<std::pair<const ImageSet*, Index>> list;
+    for (const ExampleRef& ref : examples) list.emplace_back(&images(ref.task, split), ref.index);
+    std::vector<std::int32_t> labels;
+    return image_routing_input(*model_, gather_images<T>(list, labels), layer, this->router());
+  }
+
+  /// Images x [B, pixels] as a router sees them: x itself as [B, 1, pixels] (layer 0), or the
+  /// output of the base model's hidden layer `layer` (`router`, if any, routing to no expert),
+  /// without a graph.
+  static RoutingInput<T> image_routing_input(MLPClassifier<T>& model, const Tensor<T>& x, Index layer, ExampleRouter<T>* router) {
+    const Index batch = x.dim(0);
+    RoutingInput<T> input{reshape(x, {batch, 1, x.dim(1)}), Tensor<T>::ones({batch, 1})};
+    if (layer == 0) return input;
+    NoGrad no_graph;
+    const EvalMode<T> eval_mode(model);
+    std::vector<Tensor<T>> hidden;
+    if (router) router->route_to_base(batch);
+    model.forward(x, &hidden);
+    if (router) router->clear();
+    if (layer > static_cast<Index>(hidden.size()))
+      throw Error(ErrorKind::config, "ImageWorkload: routing input layer " + std::to_string(layer) + " but the MLP has " +
+                                         std::to_string(hidden.size()) + " hidden layers");
+    const Tensor<T>& h = hidden[static_cast<std::size_t>(layer - 1)];
+    input.tokens = reshape(h, {batch, 1, h.dim(1)});
+    return input;
+  }
+
+  /// Percent of `set` the model classifies correctly (no graph, eval mode, restored after),
+  /// routing each chunk through `router` if one is given.
+  static double accuracy(MLPClassifier<T>& model, const ImageSet& set, ExampleRouter<T>* router = nullptr) {
     if (set.count == 0) throw Error(ErrorKind::value, "ImageWorkload: an empty image set cannot be scored");
     NoGrad no_graph;
     const EvalMode<T> eval_mode(model);
@@ -103,7 +134,9 @@ class ImageWorkload : public Workload<T> {
     for (Index begin = 0; begin < set.count; begin += 256) {
       std::vector<std::pair<const ImageSet*, Index>> images;
       for (Index i = begin; i < std::min(set.count, begin + 256); ++i) images.emplace_back(&set, i);
-      const Tensor<T> logits = model.forward(gather_images<T>(images, labels));
+      const Tensor<T> x = gather_images<T>(images, labels);
+      const RoutedForward<T> routed(router, x.dim(0), [&] { return image_routing_input(model, x, router->input_layer(), router); });
+      const Tensor<T> logits = model.forward(x);
       const Index classes = logits.shape().last();
       for (std::size_t i = 0; i < images.size(); ++i) {
         const T* z = logits.data() + static_cast<Index>(i) * classes;
@@ -119,9 +152,15 @@ class ImageWorkload : public Workload<T> {
     for (const ExampleRef& ref : batch) images.emplace_back(&tasks_.at(static_cast<std::size_t>(ref.task)).train, ref.index);
     std::vector<std::int32_t> labels;
     const Tensor<T> x = gather_images<T>(images, labels);
+    const RoutedForward<T> routed(this->router(), x.dim(0), [&] { return image_routing_input(*model_, x, this->routing_layer(), this->router()); });
     const Tensor<T> logits = model_->forward(x, features ? &features->blocks : nullptr);
     if (features) features->rows = x.dim(0);
     return cross_entropy(logits, labels);
+  }
+
+  const ImageSet& images(Index task, Split split) const {
+    const ImageTask& t = tasks_.at(static_cast<std::size_t>(task));
+    return split == Split::train ? t.train : split == Split::dev ? t.dev : t.test;
   }
 
   std::shared_ptr<MLPClassifier<T>> model_;

@@ -16,9 +16,11 @@
 #include "everlora/continual/i_lora.hpp"
 #include "everlora/continual/inc_lora.hpp"
 #include "everlora/continual/jump_lora.hpp"
+#include "everlora/continual/moa.hpp"
 #include "everlora/continual/mtl.hpp"
 #include "everlora/continual/o_lora.hpp"
 #include "everlora/continual/replay.hpp"
+#include "everlora/continual/sapt.hpp"
 #include "everlora/continual/seq_lora.hpp"
 
 namespace everlora {
@@ -41,8 +43,8 @@ inline const std::vector<MethodInfo>& method_catalogue() {
       {"am_lora", true, "per-task LoRAs mixed per token by a learned attention, L1 on the gates"},
       {"jump_lora", true, "IncLoRA with JumpReLU-gated sparse updates, merged per task (+ella, +am_lora)"},
       {"i_lora", true, "fast LoRA + slow EMA copy, replay and hidden-state consistency (+inc_lora, +o_lora, +ella, +am_lora)"},
-      {"sapt", false, "shared attentive routing over per-task LoRAs (issue 8)"},
-      {"moa", false, "per-domain LoRAs with a supervised router (issue 8)"},
+      {"sapt", true, "per-task LoRAs mixed per example by one shared attention, kept by attentive reflection"},
+      {"moa", true, "per-domain LoRAs trained alone, then a supervised router picks the top-1 (or top-k)"},
   };
   return methods;
 }
@@ -68,6 +70,8 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
     return std::make_unique<JumpLora<T>>(std::make_unique<IncLora<T>>(options), options, /*merge=*/true);
   if (name == "jump_lora+ella") return std::make_unique<JumpLora<T>>(std::make_unique<Ella<T>>(options), options, false);
   if (name == "jump_lora+am_lora") return std::make_unique<JumpLora<T>>(std::make_unique<AmLora<T>>(options), options, false);
+  if (name == "sapt") return std::make_unique<Sapt<T>>(options);
+  if (name == "moa") return std::make_unique<Moa<T>>(options);
   if (name == "i_lora" || name == "i_lora+seq_lora") return std::make_unique<ILora<T>>(std::make_unique<SeqLora<T>>(options), options);
   if (name == "i_lora+inc_lora") return std::make_unique<ILora<T>>(std::make_unique<IncLora<T>>(options), options);
   if (name == "i_lora+o_lora") return std::make_unique<ILora<T>>(std::make_unique<OLora<T>>(options), options);
@@ -89,7 +93,7 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
   }
   throw Error(ErrorKind::config, "method '" + name + "': these parts do not compose (jump_lora joins inc_lora, ella or "
                                  "am_lora, which add an expert per task; i_lora wraps seq_lora, inc_lora, o_lora, ella or "
-                                 "am_lora, whose experts stay in the model)");
+                                 "am_lora, whose experts stay in the model; sapt and moa route per example and stand alone)");
 }
 
 }  // namespace everlora

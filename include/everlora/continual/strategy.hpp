@@ -12,12 +12,14 @@
 #ifndef EVERLORA_CONTINUAL_STRATEGY_HPP
 #define EVERLORA_CONTINUAL_STRATEGY_HPP
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "everlora/adapters/attach.hpp"
 #include "everlora/adapters/combiners/attention_mixer.hpp"
+#include "everlora/adapters/combiners/example_router.hpp"
 #include "everlora/adapters/gates.hpp"
 #include "everlora/adapters/lora_config.hpp"
 #include "everlora/continual/workload.hpp"
@@ -33,6 +35,27 @@ struct ILoraConfig {
   Target target = Target::slow;  ///< slow: h_slow; max: CLS-ER's max(h_fast, h_slow), elementwise
 };
 
+/// SAPT's knobs (METHODS.md, "SAPT").
+struct SaptConfig {
+  /// Where the pseudo inputs of attentive reflection come from: sampled from the model (the
+  /// paper), a random sample of the task's stored training inputs, or generated when the
+  /// workload's model can generate and stored otherwise (automatic).
+  enum class Pseudo { automatic, generated, stored };
+  Index bottleneck = 100;         ///< width of the query net's bottleneck (d → 100 → d)
+  double reflection = 1.0;        ///< λ of the attentive reflection (their scripts: 0.5–2)
+  double pseudo_fraction = 0.02;  ///< share of a task's training set kept as pseudo inputs (≥ 1)
+  Pseudo pseudo = Pseudo::automatic;
+};
+
+/// MoA's knobs (METHODS.md, "MoA").
+struct MoaConfig {
+  Index top_k = 1;            ///< experts mixed per example at inference (1: explicit routing)
+  Index input_layer = 0;      ///< router input: 0 = prompt embeddings, k = base state after block k
+  Index prompt_buffer = 64;   ///< labelled prompts kept per domain to fit the router
+  Index router_steps = 300;   ///< full-batch AdamW steps of each refit
+  double router_lr = 0.01;    ///< their learning rate
+};
+
 /// The knobs of every method in one place (the registry builds strategies from it).
 struct StrategyOptions {
   LoraConfig lora;                 ///< rank, alpha, targets and seed of every expert
@@ -43,6 +66,8 @@ struct StrategyOptions {
   AttentionMixerConfig mixer;      ///< AM-LoRA: the mixers' width, gate function and null expert
   JumpReluConfig jump;             ///< JumpLoRA: initial log-threshold and kernel bandwidth
   ILoraConfig i_lora;              ///< I-LoRA: EMA decay, consistency weight and target
+  SaptConfig sapt;                 ///< SAPT: query net, attentive reflection, pseudo inputs
+  MoaConfig moa;                   ///< MoA: top-k, router input, prompt buffer and fit
   std::uint64_t seed = 1;          ///< replay sampling, mixer initialisation
 };
 
@@ -87,6 +112,15 @@ class Strategy {
 
 /// The name of task t's expert: "task1", "task2", … (1-based, as in the papers).
 inline std::string task_expert_name(Index t) { return "task" + std::to_string(t + 1); }
+
+/// Makes every adapted layer of `model` mix its experts with `router`'s per-example weights.
+template <class T>
+void route_layers_through(Module<T>& model, const std::shared_ptr<ExampleRouter<T>>& router) {
+  for (auto& [path, layer] : adapted_layers(model)) {
+    auto* routed = dynamic_cast<RoutedCombiner<T>*>(&layer->combiner());
+    if (!routed || &routed->router() != router.get()) layer->set_combiner(std::make_shared<RoutedCombiner<T>>(router));
+  }
+}
 
 /// Adds expert `name` to every targeted layer (attaching adapters on first use) and makes it the
 /// only trainable expert. Each task's expert gets its own initialisation seed (lora.seed + t), so

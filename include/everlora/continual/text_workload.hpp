@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "everlora/continual/workload.hpp"
+#include "everlora/core/ops/embedding.hpp"
 #include "everlora/core/ops/loss.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
 #include "everlora/data/byte_tokenizer.hpp"
@@ -55,10 +56,10 @@ class TextWorkload : public Workload<T> {
   Index train_size(Index task) const override { return static_cast<Index>(train_.at(static_cast<std::size_t>(task)).size()); }
   std::string score_name() const override { return "exact match / next-byte accuracy %"; }
 
-  Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(encoded(batch), nullptr); }
+  Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(batch, nullptr); }
   /// The hidden state after every transformer block, [batch·seq, d_model] each (padding zeroed).
   Tensor<T> loss_with_features(const std::vector<ExampleRef>& batch, BlockFeatures<T>& features) override {
-    return batch_loss(encoded(batch), &features);
+    return batch_loss(batch, &features);
   }
 
   double score(Index task, Split split) override {
@@ -81,8 +82,47 @@ class TextWorkload : public Workload<T> {
     greedy.max_new_tokens = budget;
     greedy.stop_id = ByteVocab::kEos;
     Rng unused(0);
+    const RoutedForward<T> routed(this->router(), 1, [&] { return prompts_routing_input({routing_ids(ex, spec)}, this->routing_layer()); });
     return decode_bytes(generate(*model_, prompt, greedy, unused));
   }
+
+  Index split_size(Index task, Split split) const override { return static_cast<Index>(examples(task, split).size()); }
+  /// Each example's prompt ([kBos] + the formatted prompt + [kSep]; a next_byte example's whole
+  /// text) as token embeddings, or as the base model's state after block router->input_layer().
+  RoutingInput<T> routing_input(const std::vector<ExampleRef>& refs, Split split, Index layer) override {
+    std::vector<std::vector<std::int32_t>> prompts;
+    for (const ExampleRef& ref : refs)
+      prompts.push_back(routing_ids(examples(ref.task, split).at(static_cast<std::size_t>(ref.index)),
+                                    stream_.tasks.at(static_cast<std::size_t>(ref.task)).spec));
+    return prompts_routing_input(prompts, layer);
+  }
+
+  bool can_generate_inputs() const override { return true; }
+  /// Pseudo inputs of `task` (SAPT's attentive reflection): for each, the model samples an input
+  /// (temperature 1, until a newline, at most kPseudoInputBytes) after the prompt head of a random
+  /// training example, "<instruction>\n[Options: …\n]Input: "; the pseudo example (that
+  /// instruction, the sampled input) is then encoded as a prompt like any other.
+  RoutingInput<T> generated_routing_input(Index task, Index count, Rng& rng, Index layer) override {
+    const Task& t = stream_.tasks.at(static_cast<std::size_t>(task));
+    if (t.train.empty()) throw Error(ErrorKind::value, "TextWorkload: task '" + t.spec.name + "' has no training examples to prompt with");
+    GenerateOptions sample;
+    sample.max_new_tokens = kPseudoInputBytes;
+    sample.stop_id = '\n';
+    std::vector<std::vector<std::int32_t>> prompts;
+    for (Index i = 0; i < count; ++i) {
+      Example pseudo{t.train[static_cast<std::size_t>(rng.below(t.train.size()))].instruction, "", ""};
+      std::vector<std::int32_t> head{ByteVocab::kBos};
+      if (t.spec.metric == TaskMetric::exact_match) {
+        const std::string full = format_prompt(pseudo, t.spec);
+        for (unsigned char c : full.substr(0, full.size() - std::string("\nOutput:").size())) head.push_back(c);
+      }
+      const RoutedForward<T> routed(this->router(), 1, [&] { return prompts_routing_input({head}, this->routing_layer()); });
+      pseudo.input = decode_bytes(generate(*model_, head, sample, rng));
+      prompts.push_back(routing_ids(pseudo, t.spec));
+    }
+    return prompts_routing_input(prompts, layer);
+  }
+  static constexpr Index kPseudoInputBytes = 64;
 
  private:
   std::vector<const EncodedExample*> encoded(const std::vector<ExampleRef>& batch) const {
@@ -93,9 +133,46 @@ class TextWorkload : public Workload<T> {
     return examples;
   }
 
-  Tensor<T> batch_loss(const std::vector<const EncodedExample*>& examples, BlockFeatures<T>* features) {
-    const TokenBatch b = make_token_batch(examples);
+  const std::vector<Example>& examples(Index task, Split split) const {
+    const Task& t = stream_.tasks.at(static_cast<std::size_t>(task));
+    return split == Split::train ? t.train : split == Split::dev ? t.dev : t.test;
+  }
+
+  /// The tokens a router reads of an example: its prompt, or a next_byte example's whole text.
+  std::vector<std::int32_t> routing_ids(const Example& ex, const TaskSpec& spec) const {
+    return spec.metric == TaskMetric::next_byte ? encode_example(ex, spec, options_.max_len).ids : encode_prompt(ex, spec, options_.max_len);
+  }
+
+  /// Prompts (token ids) as a router's input at `layer`: padded to the longest, mask 1 on each
+  /// prompt's ids.
+  RoutingInput<T> prompts_routing_input(const std::vector<std::vector<std::int32_t>>& prompts, Index layer) {
+    NoGrad no_graph;
+    const Index batch = static_cast<Index>(prompts.size());
+    Index seq = 1;
+    for (const auto& p : prompts) seq = std::max<Index>(seq, static_cast<Index>(p.size()));
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(batch * seq), ByteVocab::kPad);
+    Tensor<T> mask = Tensor<T>::zeros({batch, seq});
+    for (Index b = 0; b < batch; ++b)
+      for (std::size_t i = 0; i < prompts[static_cast<std::size_t>(b)].size(); ++i) {
+        ids[static_cast<std::size_t>(b * seq) + i] = prompts[static_cast<std::size_t>(b)][i];
+        mask[b * seq + static_cast<Index>(i)] = T(1);
+      }
+    if (layer == 0) return {embedding(model_->wte().weight(), ids, {batch, seq}), mask};
+    if (layer > static_cast<Index>(model_->blocks().size()))
+      throw Error(ErrorKind::config, "TextWorkload: routing input layer " + std::to_string(layer) + " but the GPT has " +
+                                         std::to_string(model_->blocks().size()) + " blocks");
+    const EvalMode<T> eval_mode(*model_);
+    std::vector<Tensor<T>> blocks;
+    if (this->router()) this->router()->route_to_base(batch);
+    model_->forward(ids, batch, seq, nullptr, &blocks);
+    if (this->router()) this->router()->clear();
+    return {blocks[static_cast<std::size_t>(layer - 1)], mask};
+  }
+
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
+    const TokenBatch b = make_token_batch(encoded(batch));
     const Index rows = b.batch * b.seq;
+    const RoutedForward<T> routed(this->router(), b.batch, [&] { return routing_input(batch, Split::train, this->routing_layer()); });
     std::vector<Tensor<T>> block_outputs;
     Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq, nullptr, features ? &block_outputs : nullptr);
     if (features) {
@@ -128,6 +205,11 @@ class TextWorkload : public Workload<T> {
       for (std::size_t i = begin; i < std::min(encoded.size(), begin + static_cast<std::size_t>(options_.eval_batch)); ++i)
         chunk.push_back(&encoded[i]);
       const TokenBatch b = make_token_batch(chunk);
+      const RoutedForward<T> routed(this->router(), b.batch, [&] {
+        std::vector<std::vector<std::int32_t>> texts;
+        for (const EncodedExample* e : chunk) texts.push_back(e->ids);
+        return prompts_routing_input(texts, this->routing_layer());
+      });
       const Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq);
       const Index vocab = logits.shape().last();
       for (Index row = 0; row < b.batch * b.seq; ++row) {

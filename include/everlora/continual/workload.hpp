@@ -8,14 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "everlora/adapters/combiners/example_router.hpp"
 #include "everlora/core/error.hpp"
+#include "everlora/core/random.hpp"
 #include "everlora/core/tensor.hpp"
 #include "everlora/data/task.hpp"
 #include "everlora/nn/module.hpp"
 
 namespace everlora {
 
-/// One training example: the index-th example of task `task`'s training split (both 0-based).
+/// One example: the index-th example of task `task`'s training split (both 0-based), or of the
+/// split a function names.
 struct ExampleRef {
   Index task = 0;
   Index index = 0;
@@ -57,6 +60,37 @@ class Workload {
   virtual double score(Index task, Split split) = 0;
   /// What score() measures, for reports ("exact match %", "accuracy %", …).
   virtual std::string score_name() const = 0;
+
+  // ---- per-example routing (SAPT, MoA) ----------------------------------------------------------
+  /// Number of examples in a split of a task.
+  virtual Index split_size(Index /*task*/, Split /*split*/) const { throw cannot_route("split_size"); }
+  /// What a router sees of `examples` (indices into `split` of their tasks), without a graph: each
+  /// example's prompt as the input embeddings of its tokens (layer 0), or as the base model's
+  /// hidden state after its layer-th block (the adapters routed to no expert).
+  virtual RoutingInput<T> routing_input(const std::vector<ExampleRef>& /*examples*/, Split /*split*/, Index /*layer*/) {
+    throw cannot_route("routing_input");
+  }
+  /// Whether generated_routing_input can sample new inputs from the model.
+  virtual bool can_generate_inputs() const { return false; }
+  /// `count` pseudo inputs of `task` sampled from the model itself (prompted with the task's
+  /// instruction), as routing inputs at `layer`; the router's forced expert, if any, is active.
+  virtual RoutingInput<T> generated_routing_input(Index /*task*/, Index /*count*/, Rng& /*rng*/, Index /*layer*/) {
+    throw Error(ErrorKind::config, "this workload cannot generate pseudo inputs (its model is not generative)");
+  }
+  /// From now on every forward pass of the model routes its batch through `router` first (a
+  /// router that the model owns; null turns routing off).
+  void set_router(ExampleRouter<T>* router) { router_ = router; }
+  ExampleRouter<T>* router() const { return router_; }
+
+ protected:
+  /// The input layer the router asks for (0 without a router).
+  Index routing_layer() const { return router_ ? router_->input_layer() : 0; }
+
+ private:
+  static Error cannot_route(const char* what) {
+    return Error(ErrorKind::config, std::string("this workload does not support per-example routing (") + what + ")");
+  }
+  ExampleRouter<T>* router_ = nullptr;
 };
 
 }  // namespace everlora

@@ -98,6 +98,13 @@ class Module {
     c.module = std::move(replacement);
   }
 
+  /// Adds `module` as a new direct child `name` from outside (e.g. a router that every adapted
+  /// layer of a model shares, kept once at the model's root so it is trained and saved once).
+  void add_child(const std::string& name, std::shared_ptr<Module> module) {
+    if (!module) throw Error(ErrorKind::config, std::string(type_name()) + "::add_child('" + name + "'): no module");
+    register_child(name, std::move(module), [](const std::shared_ptr<Module>&) {});
+  }
+
   // ---- modes -----------------------------------------------------------------------------------
   /// Training mode (dropout active) for this module and every descendant.
   void train(bool on = true) {

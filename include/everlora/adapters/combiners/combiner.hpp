@@ -29,10 +29,14 @@ struct CombinerInput {
 template <class T>
 class Combiner : public Module<T> {
  public:
-  /// Weights [rows of x, experts] for one forward pass, or undefined for all ones.
+  /// Weights [rows of x, experts] (or [examples, experts] when per_example()) for one forward
+  /// pass, or undefined for all ones.
   virtual Tensor<T> weights(const CombinerInput<T>& in) = 0;
   /// Whether the weights are constant, so experts can be merged into the base weight exactly.
   virtual bool mergeable() const = 0;
+  /// Whether weights() has one row per example [B, K] rather than per input row (SAPT's and
+  /// MoA's routers): an example's rows are consecutive, and an expert of weight 0 is skipped.
+  virtual bool per_example() const { return false; }
 };
 
 }  // namespace everlora

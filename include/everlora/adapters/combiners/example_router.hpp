@@ -1,0 +1,127 @@
+// everlora — per-example routing shared by every adapted layer (SAPT and MoA; ARCHITECTURE.md,
+// "the seam"). A router turns one batch's routing input (each example's prompt embeddings, or a
+// hidden state of the base model) into weights w [B, experts], one row per example, before the
+// model's forward pass; every adapted layer's RoutedCombiner then mixes its experts with the same
+// row. The router lives once in the model (a child at its root) and the layers only point to it,
+// so its parameters are trained and saved once.
+//   Workload side:  RoutedForward scope(router, batch, make_input);  model.forward(…);
+//   Layer side:     AdaptedLinear sees a per-example combiner and runs routed_lora_linear, which
+//                   skips every (example, expert) pair of weight 0 (top-1: one expert per row).
+#ifndef EVERLORA_ADAPTERS_COMBINERS_EXAMPLE_ROUTER_HPP
+#define EVERLORA_ADAPTERS_COMBINERS_EXAMPLE_ROUTER_HPP
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "everlora/adapters/combiners/combiner.hpp"
+
+namespace everlora {
+
+/// What a router looks at: `tokens` [B, S, d] (input embeddings, or hidden states) and `mask`
+/// [B, S] with 1 on each example's prompt positions, 0 on padding and answers.
+template <class T>
+struct RoutingInput {
+  Tensor<T> tokens;
+  Tensor<T> mask;
+  Index examples() const { return tokens.defined() ? tokens.dim(0) : 0; }
+};
+
+template <class T>
+class ExampleRouter : public Module<T> {
+ public:
+  /// Number of experts it routes among (one per task or domain so far).
+  virtual Index num_experts() const = 0;
+  /// The routing weights [B, experts] of `input`, with graph while training.
+  virtual Tensor<T> compute(const RoutingInput<T>& input) = 0;
+
+  /// Routes a batch of `batch` examples: every example to the forced expert if one is set (the
+  /// input is then not built), else compute(make_input()). The weights stay until clear().
+  void route(Index batch, const std::function<RoutingInput<T>()>& make_input) {
+    if (forced_ >= 0) {
+      weights_ = Tensor<T>::zeros({batch, num_experts()});
+      for (Index i = 0; i < batch; ++i) weights_[i * num_experts() + forced_] = T(1);
+      return;
+    }
+    const RoutingInput<T> input = make_input();
+    if (input.examples() != batch)
+      throw Error(ErrorKind::shape, std::string(this->type_name()) + ": routing input of " + std::to_string(input.examples()) +
+                                        " examples for a batch of " + std::to_string(batch));
+    weights_ = compute(input);
+  }
+  /// Routes a batch to no expert at all: the layers compute the base model alone.
+  void route_to_base(Index batch) { weights_ = Tensor<T>::zeros({batch, num_experts()}); }
+  /// Forgets the batch's weights (a forward pass without routing then fails instead of reusing them).
+  void clear() { weights_ = Tensor<T>(); }
+  const Tensor<T>& weights() const { return weights_; }
+
+  /// Sends every example to expert `e` alone until release() (training one expert in isolation,
+  /// sampling pseudo inputs with one task's expert).
+  void force(Index e) {
+    if (e < 0 || e >= num_experts())
+      throw Error(ErrorKind::config, std::string(this->type_name()) + ": cannot force expert " + std::to_string(e) + " of " +
+                                         std::to_string(num_experts()));
+    forced_ = e;
+  }
+  void release() { forced_ = -1; }
+  Index forced() const { return forced_; }
+
+  /// The hidden layer whose output is the routing input: 0 = the input embeddings, k = the base
+  /// model's state after its k-th block (or hidden layer).
+  Index input_layer() const { return input_layer_; }
+
+ protected:
+  Index input_layer_ = 0;
+
+ private:
+  Tensor<T> weights_;
+  Index forced_ = -1;
+};
+
+/// Routes one batch for the lifetime of the scope, then clears the weights.
+template <class T>
+class RoutedForward {
+ public:
+  RoutedForward(ExampleRouter<T>* router, Index batch, const std::function<RoutingInput<T>()>& make_input) : router_(router) {
+    if (router_) router_->route(batch, make_input);
+  }
+  ~RoutedForward() {
+    if (router_) router_->clear();
+  }
+  RoutedForward(const RoutedForward&) = delete;
+  RoutedForward& operator=(const RoutedForward&) = delete;
+
+ private:
+  ExampleRouter<T>* router_;
+};
+
+/// An adapted layer's view of the shared router: its weights, one row per example.
+template <class T>
+class RoutedCombiner : public Combiner<T> {
+ public:
+  explicit RoutedCombiner(std::shared_ptr<ExampleRouter<T>> router) : router_(std::move(router)) {
+    if (!router_) throw Error(ErrorKind::config, "RoutedCombiner: no router");
+  }
+  const char* type_name() const override { return "RoutedCombiner"; }
+  bool mergeable() const override { return false; }
+  bool per_example() const override { return true; }
+  ExampleRouter<T>& router() { return *router_; }
+
+  Tensor<T> weights(const CombinerInput<T>& in) override {
+    const Tensor<T>& w = router_->weights();
+    if (!w.defined())
+      throw Error(ErrorKind::config, std::string("RoutedCombiner: the ") + router_->type_name() +
+                                         " has not routed this batch (score and train through the workload, which routes first)");
+    if (w.dim(1) != static_cast<Index>(in.experts.size()))
+      throw Error(ErrorKind::config, std::string("RoutedCombiner: the ") + router_->type_name() + " routes among " +
+                                         std::to_string(w.dim(1)) + " experts, the layer has " + std::to_string(in.experts.size()));
+    return w;
+  }
+
+ private:
+  std::shared_ptr<ExampleRouter<T>> router_;
+};
+
+}  // namespace everlora
+
+#endif  // EVERLORA_ADAPTERS_COMBINERS_EXAMPLE_ROUTER_HPP
