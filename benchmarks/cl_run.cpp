@@ -41,6 +41,12 @@ struct Settings {
   // I-LoRA
   double ema_decay = ILoraConfig{}.decay, consistency = ILoraConfig{}.consistency;
   std::string consistency_target = "slow";
+  // SAPT
+  double reflection = SaptConfig{}.reflection, pseudo_fraction = SaptConfig{}.pseudo_fraction;
+  std::string pseudo = "automatic";
+  // MoA
+  Index top_k = MoaConfig{}.top_k, router_layer = MoaConfig{}.input_layer, router_buffer = MoaConfig{}.prompt_buffer;
+  Index router_steps = MoaConfig{}.router_steps;
   // The connectivity probe between the states after tasks K−1 and K (0: off).
   Index connectivity = 0, probe_limit = 50;
 };
@@ -110,6 +116,7 @@ struct MethodRun {
   MethodResult row;
   std::optional<MixerRouting> routing;
   std::optional<JumpMasks> masks;
+  std::optional<RoutingReport> example_routing;  ///< SAPT's and MoA's routers
   std::vector<ConnectivityCurve> connectivity;  ///< both parametrisations, when asked for
 };
 
@@ -150,6 +157,13 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   options.i_lora.decay = s.ema_decay;
   options.i_lora.consistency = s.consistency;
   options.i_lora.target = parse_consistency_target(s.consistency_target);
+  options.sapt.reflection = s.reflection;
+  options.sapt.pseudo_fraction = s.pseudo_fraction;
+  options.sapt.pseudo = parse_pseudo_source(s.pseudo);
+  options.moa.top_k = s.top_k;
+  options.moa.input_layer = s.router_layer;
+  options.moa.prompt_buffer = s.router_buffer;
+  options.moa.router_steps = s.router_steps;
   auto strategy = make_strategy<float>(method, options);
   TrainerOptions trainer;
   trainer.steps_per_task = s.epochs > 0 ? 0 : d.steps;
@@ -161,11 +175,12 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   const auto keep_state = [&](Index) { states.push_back(capture_adapted_state(workload->model())); };
   const ContinualResult result = train_continual(*workload, *strategy, trainer,
                                                  s.connectivity > 0 ? std::function<void(Index)>(keep_state) : nullptr);
-  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt, {}};
+  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt, std::nullopt, {}};
   if (!result.views.empty()) run.row.r_alt = result.views.front().second, run.row.r_alt_label = result.views.front().first;
   strategy->begin_scoring(*workload, "");  // the reports describe the model that was scored
   if (!attention_mixers(workload->model()).empty()) run.routing = measure_mixer_routing(*workload, Split::test);
   if (const auto* jump = dynamic_cast<const JumpLora<float>*>(strategy.get())) run.masks = jump->masks();
+  if (workload->router()) run.example_routing = measure_example_routing(*workload, *workload->router(), Split::test, s.eval_limit);
   if (s.connectivity > 0) run.connectivity = probe_connectivity(*workload, states, s, method);
   strategy->end_scoring(*workload);
   return run;
@@ -232,6 +247,29 @@ void write_routing(const std::string& out, const std::string& method, const std:
                100.0 * mean_of(routing.sparsity), out.c_str(), method.c_str());
 }
 
+/// <out>/<method>_routing.svg (mean routing weight of each expert on each task's test inputs) and
+/// <out>/<method>_router.csv (per task: the percent of its inputs whose top expert is its own).
+void write_example_routing(const std::string& out, const std::string& method, const std::vector<std::string>& tasks,
+                           const RoutingReport& routing) {
+  std::vector<std::string> experts;
+  for (std::size_t e = 0; e < tasks.size(); ++e) experts.push_back(task_expert_name(static_cast<Index>(e)));
+  std::vector<std::vector<double>> percent = routing.mean_weight;
+  for (auto& row : percent)
+    for (auto& v : row) v *= 100.0;
+  write_file_atomically(out + "/" + method + "_routing.svg",
+                        svg_heatmap(percent, tasks, experts, method + ": mean routing weight (%) of each expert (columns) on each task's test inputs (rows)"));
+  std::string csv = "task,own_expert_percent\n", line;
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    csv += tasks[t] + "," + std::to_string(routing.own_expert[t]) + "\n";
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%s%s %.1f", line.empty() ? "" : ", ", tasks[t].c_str(), routing.own_expert[t]);
+    line += cell;
+  }
+  write_file_atomically(out + "/" + method + "_router.csv", csv);
+  std::fprintf(stderr, "%s: test inputs whose top expert is their own task's (%%): %s; routing in %s/%s_routing.svg\n", method.c_str(),
+               line.c_str(), out.c_str(), method.c_str());
+}
+
 /// <out>/<method>_connectivity.csv (loss and score of both tasks at every α) and .svg (scores).
 void write_connectivity(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, Index k,
                         const std::vector<ConnectivityCurve>& curves) {
@@ -270,6 +308,16 @@ int main(int argc, char** argv) {
   app.add_option("--ema-decay", s.ema_decay, "I-LoRA's λ: slow <- λ·slow + (1-λ)·fast after every step")->capture_default_str();
   app.add_option("--consistency", s.consistency, "I-LoRA's γ, the weight of the hidden-state MSE")->capture_default_str();
   app.add_option("--consistency-target", s.consistency_target, "I-LoRA's target: slow or max (CLS-ER)")->capture_default_str();
+  app.add_option("--reflection", s.reflection, "SAPT's λ, the weight of attentive reflection")->capture_default_str();
+  app.add_option("--pseudo", s.pseudo, "SAPT's pseudo inputs: automatic, generated (by the model) or stored (real)")
+      ->capture_default_str();
+  app.add_option("--pseudo-fraction", s.pseudo_fraction, "SAPT: share of each task's training set kept as pseudo inputs")
+      ->capture_default_str();
+  app.add_option("--top-k", s.top_k, "MoA: experts mixed per example at inference (1: explicit routing)")->capture_default_str();
+  app.add_option("--router-layer", s.router_layer, "MoA's router input: 0 = prompt embeddings, k = base state after block k")
+      ->capture_default_str();
+  app.add_option("--router-buffer", s.router_buffer, "MoA: labelled prompts kept per domain to fit the router")->capture_default_str();
+  app.add_option("--router-steps", s.router_steps, "MoA: full-batch steps of each router refit")->capture_default_str();
   app.add_option("--connectivity", s.connectivity,
                  "probe the loss and score along the line between the states after tasks K-1 and K (0: off)")
       ->capture_default_str();
@@ -307,6 +355,7 @@ int main(int argc, char** argv) {
     for (const auto& method : methods) make_strategy<float>(method, StrategyOptions{});  // fail before any work
     parse_gate_function(s.gate_fn);
     parse_consistency_target(s.consistency_target);
+    parse_pseudo_source(s.pseudo);
     if (s.connectivity == 1 || s.connectivity < 0)
       throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": K must be 0 (off) or at least 2");
 
@@ -335,6 +384,7 @@ int main(int argc, char** argv) {
                  report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
     std::vector<std::pair<std::string, MixerRouting>> routings;
     std::vector<std::pair<std::string, JumpMasks>> mask_reports;
+    std::vector<std::pair<std::string, RoutingReport>> example_routings;
     std::vector<std::pair<std::string, std::vector<ConnectivityCurve>>> probes;
     if (s.connectivity > static_cast<Index>(report.tasks.size()))
       throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": the stream has only " +
@@ -344,6 +394,7 @@ int main(int argc, char** argv) {
       report.methods.push_back(std::move(run.row));
       if (run.routing) routings.emplace_back(method, std::move(*run.routing));
       if (run.masks) mask_reports.emplace_back(method, std::move(*run.masks));
+      if (run.example_routing) example_routings.emplace_back(method, std::move(*run.example_routing));
       if (!run.connectivity.empty()) probes.emplace_back(method, std::move(run.connectivity));
       const MethodResult& r = report.methods.back();
       std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
@@ -355,6 +406,7 @@ int main(int argc, char** argv) {
     write_report(s.out, report);
     for (const auto& [method, routing] : routings) write_routing(s.out, method, report.tasks, routing);
     for (const auto& [method, masks] : mask_reports) write_masks(s.out, method, report.tasks, masks);
+    for (const auto& [method, routing] : example_routings) write_example_routing(s.out, method, report.tasks, routing);
     for (const auto& [method, curves] : probes) write_connectivity(s.out, method, report.tasks, s.connectivity, curves);
     std::fprintf(stderr, "%s", metrics_table(report).c_str());
     std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());

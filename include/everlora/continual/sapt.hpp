@@ -27,6 +27,14 @@
 
 namespace everlora {
 
+/// "automatic", "generated" or "stored"; Error(config) naming the value otherwise.
+inline SaptConfig::Pseudo parse_pseudo_source(const std::string& name) {
+  if (name == "automatic") return SaptConfig::Pseudo::automatic;
+  if (name == "generated") return SaptConfig::Pseudo::generated;
+  if (name == "stored") return SaptConfig::Pseudo::stored;
+  throw Error(ErrorKind::config, "pseudo input source '" + name + "' is not one of automatic, generated, stored");
+}
+
 /// The reflection target of a task recorded with fewer keys: ā followed by zeros up to `keys`.
 inline std::vector<double> padded_reflection_target(const std::vector<double>& target, Index keys) {
   if (static_cast<Index>(target.size()) > keys)

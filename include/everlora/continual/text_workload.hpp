@@ -99,22 +99,25 @@ class TextWorkload : public Workload<T> {
 
   bool can_generate_inputs() const override { return true; }
   /// Pseudo inputs of `task` (SAPT's attentive reflection): for each, the model samples an input
-  /// (temperature 1, until a newline, at most kPseudoInputBytes) after the prompt head of a random
-  /// training example, "<instruction>\n[Options: …\n]Input: "; the pseudo example (that
-  /// instruction, the sampled input) is then encoded as a prompt like any other.
+  /// (temperature 1, until a newline, at most kPseudoInputBytes or half the context) after the
+  /// prompt head of a random training example, "<instruction>\n[Options: …\n]Input: " (its start
+  /// cut if the context needs it); the pseudo example (that instruction, the sampled input) is
+  /// then encoded as a prompt like any other.
   RoutingInput<T> generated_routing_input(Index task, Index count, Rng& rng, Index layer) override {
     const Task& t = stream_.tasks.at(static_cast<std::size_t>(task));
     if (t.train.empty()) throw Error(ErrorKind::value, "TextWorkload: task '" + t.spec.name + "' has no training examples to prompt with");
     GenerateOptions sample;
-    sample.max_new_tokens = kPseudoInputBytes;
+    sample.max_new_tokens = std::min<Index>(kPseudoInputBytes, options_.max_len / 2);
     sample.stop_id = '\n';
     std::vector<std::vector<std::int32_t>> prompts;
     for (Index i = 0; i < count; ++i) {
       Example pseudo{t.train[static_cast<std::size_t>(rng.below(t.train.size()))].instruction, "", ""};
       std::vector<std::int32_t> head{ByteVocab::kBos};
-      if (t.spec.metric == TaskMetric::exact_match) {
-        const std::string full = format_prompt(pseudo, t.spec);
-        for (unsigned char c : full.substr(0, full.size() - std::string("\nOutput:").size())) head.push_back(c);
+      if (t.spec.metric == TaskMetric::exact_match) {  // the head's end, as much as leaves room to sample
+        std::string text = format_prompt(pseudo, t.spec);
+        text.resize(text.size() - std::string("\nOutput:").size());
+        const std::size_t keep = std::min<std::size_t>(text.size(), static_cast<std::size_t>(options_.max_len - sample.max_new_tokens - 1));
+        for (unsigned char c : text.substr(text.size() - keep)) head.push_back(c);
       }
       const RoutedForward<T> routed(this->router(), 1, [&] { return prompts_routing_input({head}, this->routing_layer()); });
       pseudo.input = decode_bytes(generate(*model_, head, sample, rng));
