@@ -8,6 +8,9 @@
 // Uc = U scaled by s_e·w:  y_R += Uc·B_eᵀ. Backward, with G = dY_R·B_e:
 //   dw[ex, e] += s_e·Σ_{n∈ex} G_n·U_n,  Gs = G scaled like U,  dX̃_R += Gs·A_e,  dA_e += Gsᵀ·x̃_R,
 //   dB_e += dY_Rᵀ·Uc,   and the base part as in lora_linear.
+// A weight of exactly 0 gets no gradient (its expert did not run). That is exact for the routers
+// here: a softmax or renormalised top-k weight that is 0 has a zero Jacobian, so ∂L/∂w there never
+// reaches the router's parameters.
 #ifndef EVERLORA_ADAPTERS_ROUTED_LORA_OP_HPP
 #define EVERLORA_ADAPTERS_ROUTED_LORA_OP_HPP
 
