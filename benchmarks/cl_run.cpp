@@ -43,7 +43,7 @@ struct Settings {
   std::string consistency_target = "slow";
   // SAPT
   double reflection = SaptConfig{}.reflection, pseudo_fraction = SaptConfig{}.pseudo_fraction;
-  std::string pseudo = "automatic";
+  std::string pseudo = "automatic", sapt_pool = "max";
   // MoA
   Index top_k = MoaConfig{}.top_k, router_layer = MoaConfig{}.input_layer, router_buffer = MoaConfig{}.prompt_buffer;
   Index router_steps = MoaConfig{}.router_steps;
@@ -160,6 +160,7 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   options.sapt.reflection = s.reflection;
   options.sapt.pseudo_fraction = s.pseudo_fraction;
   options.sapt.pseudo = parse_pseudo_source(s.pseudo);
+  options.sapt.pool = parse_sequence_pool(s.sapt_pool);
   options.moa.top_k = s.top_k;
   options.moa.input_layer = s.router_layer;
   options.moa.prompt_buffer = s.router_buffer;
@@ -232,16 +233,21 @@ void write_masks(const std::string& out, const std::string& method, const std::v
                out.c_str(), method.c_str());
 }
 
+/// <out>/<method>_routing.svg: `share` [task][expert] in [0, 1], as a heat map in percent.
+void write_routing_heatmap(const std::string& out, const std::string& method, const std::vector<std::string>& tasks,
+                           std::vector<std::vector<double>> share, const std::string& what) {
+  std::vector<std::string> experts;
+  for (std::size_t e = 0; e < tasks.size(); ++e) experts.push_back(task_expert_name(static_cast<Index>(e)));
+  for (auto& row : share)
+    for (auto& v : row) v *= 100.0;
+  write_file_atomically(out + "/" + method + "_routing.svg",
+                        svg_heatmap(share, tasks, experts, method + ": " + what + " (%) of each expert (columns) on each task's test inputs (rows)"));
+}
+
 /// <out>/<method>_routing.svg (mean gate of each expert on each task's test inputs) and
 /// <out>/<method>_gate_sparsity.csv (share of gates below 0.01, per layer and task).
 void write_routing(const std::string& out, const std::string& method, const std::vector<std::string>& tasks, const MixerRouting& routing) {
-  std::vector<std::string> experts;
-  for (std::size_t e = 0; e < tasks.size(); ++e) experts.push_back(task_expert_name(static_cast<Index>(e)));
-  std::vector<std::vector<double>> percent = routing.mean_gate;
-  for (auto& row : percent)
-    for (auto& v : row) v *= 100.0;
-  write_file_atomically(out + "/" + method + "_routing.svg",
-                        svg_heatmap(percent, tasks, experts, method + ": mean gate (%) of each expert (columns) on each task's test inputs (rows)"));
+  write_routing_heatmap(out, method, tasks, routing.mean_gate, "mean gate");
   write_file_atomically(out + "/" + method + "_gate_sparsity.csv", per_layer_csv(routing.layers, tasks, routing.sparsity));
   std::fprintf(stderr, "%s: gates below 0.01: %.1f%% (mean over layers and tasks); routing in %s/%s_routing.svg\n", method.c_str(),
                100.0 * mean_of(routing.sparsity), out.c_str(), method.c_str());
@@ -251,13 +257,7 @@ void write_routing(const std::string& out, const std::string& method, const std:
 /// <out>/<method>_router.csv (per task: the percent of its inputs whose top expert is its own).
 void write_example_routing(const std::string& out, const std::string& method, const std::vector<std::string>& tasks,
                            const RoutingReport& routing) {
-  std::vector<std::string> experts;
-  for (std::size_t e = 0; e < tasks.size(); ++e) experts.push_back(task_expert_name(static_cast<Index>(e)));
-  std::vector<std::vector<double>> percent = routing.mean_weight;
-  for (auto& row : percent)
-    for (auto& v : row) v *= 100.0;
-  write_file_atomically(out + "/" + method + "_routing.svg",
-                        svg_heatmap(percent, tasks, experts, method + ": mean routing weight (%) of each expert (columns) on each task's test inputs (rows)"));
+  write_routing_heatmap(out, method, tasks, routing.mean_weight, "mean routing weight");
   std::string csv = "task,own_expert_percent\n", line;
   for (std::size_t t = 0; t < tasks.size(); ++t) {
     csv += tasks[t] + "," + std::to_string(routing.own_expert[t]) + "\n";
@@ -311,6 +311,8 @@ int main(int argc, char** argv) {
   app.add_option("--reflection", s.reflection, "SAPT's λ, the weight of attentive reflection")->capture_default_str();
   app.add_option("--pseudo", s.pseudo, "SAPT's pseudo inputs: automatic, generated (by the model) or stored (real)")
       ->capture_default_str();
+  app.add_option("--sapt-pool", s.sapt_pool, "SAPT: how the query summarises a prompt, max (the paper) or mean")
+      ->capture_default_str();
   app.add_option("--pseudo-fraction", s.pseudo_fraction, "SAPT: share of each task's training set kept as pseudo inputs")
       ->capture_default_str();
   app.add_option("--top-k", s.top_k, "MoA: experts mixed per example at inference (1: explicit routing)")->capture_default_str();
@@ -356,6 +358,7 @@ int main(int argc, char** argv) {
     parse_gate_function(s.gate_fn);
     parse_consistency_target(s.consistency_target);
     parse_pseudo_source(s.pseudo);
+    parse_sequence_pool(s.sapt_pool);
     if (s.connectivity == 1 || s.connectivity < 0)
       throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": K must be 0 (off) or at least 2");
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "continual/tiny_images.hpp"
 #include "everlora/continual.hpp"
 #include "everlora/nn.hpp"
 
@@ -45,10 +46,7 @@ TEST_CASE("The text workload returns each block's hidden states with padding zer
 TEST_CASE("The image workload returns each hidden layer's output", "[continual][workload]") {
   Rng rng(4);
   auto mlp = std::make_shared<MLPClassifier<double>>(std::vector<Index>{4, 5, 3, 2}, rng);
-  ImageSet set;
-  set.count = 3, set.rows = 2, set.cols = 2;
-  set.pixels = {0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
-  set.labels = {0, 1, 1};
+  const ImageSet set = everlora_test::tiny_image_set();
   ImageWorkload<double> w(mlp, {ImageTask{"t", set, set, set}});
   BlockFeatures<double> features;
   const std::vector<ExampleRef> batch{{0, 0}, {0, 2}};

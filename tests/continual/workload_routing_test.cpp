@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "continual/tiny_images.hpp"
 #include "everlora/continual.hpp"
 #include "everlora/nn.hpp"
 
@@ -110,10 +111,7 @@ TEST_CASE("SAPT and MoA run end to end on a text stream", "[continual][routing][
 TEST_CASE("The image workload routes on pixels, or on the base model's hidden layer", "[continual][workload][routing]") {
   Rng rng(4);
   auto mlp = std::make_shared<MLPClassifier<double>>(std::vector<Index>{4, 5, 3, 2}, rng);
-  ImageSet set;
-  set.count = 3, set.rows = 2, set.cols = 2;
-  set.pixels = {0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
-  set.labels = {0, 1, 1};
+  const ImageSet set = everlora_test::tiny_image_set();
   ImageWorkload<double> w(mlp, {ImageTask{"t1", set, set, set}, ImageTask{"t2", set, set, set}});
   const RoutingInput<double> pixels = w.routing_input({{0, 1}}, Split::test, 0);
   CHECK(pixels.tokens.shape() == Shape{1, 1, 4});

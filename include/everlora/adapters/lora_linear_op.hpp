@@ -44,6 +44,34 @@ void base_linear_backward(const T* dy, const Tensor<T>& x, const Tensor<T>& weig
     if (T* gb = grad_ptr(bias)) add_column_sums(dy, n, out, gb);
 }
 
+/// Throws Error(shape) for an adapted-linear op's inputs, naming the op, x and W0.
+template <class T>
+[[noreturn]] void fail_adapted_inputs(const char* op, const Tensor<T>& x, const Tensor<T>& weight, const std::string& why) {
+  throw Error(ErrorKind::shape, std::string(op) + ": x " + x.shape().str() + ", W0 " + weight.shape().str() + ": " + why);
+}
+
+/// Checks the inputs every adapted-linear op shares (x [.., in], x̃ like x, W0 [out, in], bias
+/// [out], K experts A_e [r_e, in] and B_e [out, r_e], K scales); returns the experts' rank offsets
+/// 0, r_1, r_1 + r_2, …, Σr.
+template <class T>
+std::vector<Index> check_adapted_inputs(const char* op, const Tensor<T>& x, const Tensor<T>& x_adapter, const Tensor<T>& weight,
+                                        const Tensor<T>& bias, const std::vector<Tensor<T>>& a,
+                                        const std::vector<Tensor<T>>& b, const std::vector<T>& scales) {
+  const Index in = x.shape().last(), out = weight.dim(0);
+  auto fail = [&](const std::string& why) { fail_adapted_inputs(op, x, weight, why); };
+  if (weight.rank() != 2 || weight.dim(1) != in || x.rank() < 1) fail("W0 must be [out, in]");
+  if (x_adapter.shape() != x.shape()) fail("the adapters' input " + x_adapter.shape().str() + " differs");
+  if (bias.defined() && bias.shape() != Shape{out}) fail("bias " + bias.shape().str() + " is not [out]");
+  if (b.size() != a.size() || scales.size() != a.size()) fail("A, B and scales differ in count");
+  std::vector<Index> offsets{0};
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    if (a[e].rank() != 2 || a[e].dim(1) != in || b[e].rank() != 2 || b[e].dim(0) != out || b[e].dim(1) != a[e].dim(0))
+      fail("expert " + std::to_string(e) + " has A " + a[e].shape().str() + " and B " + b[e].shape().str());
+    offsets.push_back(offsets.back() + a[e].dim(0));
+  }
+  return offsets;
+}
+
 /// Scales each expert's column block of m [N, R] by s_e (times c[n, e] when c is given).
 template <class T>
 void scale_blocks(T* m, Index n, Index total_rank, const std::vector<Index>& offsets,
@@ -69,23 +97,10 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
                       const Tensor<T>& coef) {
   const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
   const Index k = static_cast<Index>(a.size());
-  auto fail = [&](const std::string& why) {
-    throw Error(ErrorKind::shape, "lora_linear: x " + x.shape().str() + ", W0 " + weight.shape().str() + ": " + why);
-  };
-  if (weight.rank() != 2 || weight.dim(1) != in || x.rank() < 1) fail("W0 must be [out, in]");
-  if (x_adapter.shape() != x.shape()) fail("the adapters' input " + x_adapter.shape().str() + " differs");
-  if (bias.defined() && bias.shape() != Shape{out}) fail("bias " + bias.shape().str() + " is not [out]");
-  if (b.size() != a.size() || scales.size() != a.size()) fail("A, B and scales differ in count");
-  std::vector<Index> offsets{0};
-  for (Index e = 0; e < k; ++e) {
-    const auto& ae = a[static_cast<std::size_t>(e)];
-    const auto& be = b[static_cast<std::size_t>(e)];
-    if (ae.rank() != 2 || ae.dim(1) != in || be.rank() != 2 || be.dim(0) != out || be.dim(1) != ae.dim(0))
-      fail("expert " + std::to_string(e) + " has A " + ae.shape().str() + " and B " + be.shape().str());
-    offsets.push_back(offsets.back() + ae.dim(0));
-  }
+  const std::vector<Index> offsets = detail::check_adapted_inputs("lora_linear", x, x_adapter, weight, bias, a, b, scales);
   if (coef.defined() && coef.shape() != Shape{n, k})
-    fail("combiner weights " + coef.shape().str() + " are not [" + std::to_string(n) + ", " + std::to_string(k) + "]");
+    detail::fail_adapted_inputs("lora_linear", x, weight, "combiner weights " + coef.shape().str() + " are not [" +
+                                                               std::to_string(n) + ", " + std::to_string(k) + "]");
   const Index total = offsets.back();
 
   Tensor<T> y = detail::base_linear_output(x, weight, bias);

@@ -59,22 +59,11 @@ Tensor<T> routed_lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, con
                              const Tensor<T>& routing, std::vector<Index>* expert_rows = nullptr) {
   const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
   const Index k = static_cast<Index>(a.size());
-  auto fail = [&](const std::string& why) {
-    throw Error(ErrorKind::shape, "routed_lora_linear: x " + x.shape().str() + ", W0 " + weight.shape().str() + ": " + why);
-  };
-  if (weight.rank() != 2 || weight.dim(1) != in || x.rank() < 1) fail("W0 must be [out, in]");
-  if (x_adapter.shape() != x.shape()) fail("the adapters' input " + x_adapter.shape().str() + " differs");
-  if (bias.defined() && bias.shape() != Shape{out}) fail("bias " + bias.shape().str() + " is not [out]");
-  if (b.size() != a.size() || scales.size() != a.size()) fail("A, B and scales differ in count");
-  for (Index e = 0; e < k; ++e) {
-    const auto& ae = a[static_cast<std::size_t>(e)];
-    const auto& be = b[static_cast<std::size_t>(e)];
-    if (ae.rank() != 2 || ae.dim(1) != in || be.rank() != 2 || be.dim(0) != out || be.dim(1) != ae.dim(0))
-      fail("expert " + std::to_string(e) + " has A " + ae.shape().str() + " and B " + be.shape().str());
-  }
+  detail::check_adapted_inputs("routed_lora_linear", x, x_adapter, weight, bias, a, b, scales);
   if (routing.rank() != 2 || routing.dim(1) != k || routing.dim(0) < 1 || n % routing.dim(0) != 0)
-    fail("routing weights " + routing.shape().str() + " are not [examples, " + std::to_string(k) +
-         "] with the " + std::to_string(n) + " rows split evenly among the examples");
+    detail::fail_adapted_inputs("routed_lora_linear", x, weight,
+                                "routing weights " + routing.shape().str() + " are not [examples, " + std::to_string(k) +
+                                    "] with the " + std::to_string(n) + " rows split evenly among the examples");
   if (expert_rows && static_cast<Index>(expert_rows->size()) < k) expert_rows->resize(static_cast<std::size_t>(k), 0);
   const Index per_example = n / routing.dim(0);
 

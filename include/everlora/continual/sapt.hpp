@@ -79,7 +79,7 @@ class Sapt : public Strategy<T> {
     if (!router_) {
       Rng rng(this->options_.seed * 1000003ULL + 101);
       const Index width = workload.routing_input({{0, 0}}, Split::train, 0).tokens.dim(2);
-      router_ = std::make_shared<SharedAttentionRouter<T>>(width, this->options_.sapt.bottleneck, rng);
+      router_ = std::make_shared<SharedAttentionRouter<T>>(width, this->options_.sapt.bottleneck, rng, this->options_.sapt.pool);
       install_router<T>(workload, router_);
     }
     add_task_expert(workload.model(), this->options_.lora, task_expert_name(t), t);

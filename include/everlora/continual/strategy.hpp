@@ -42,6 +42,7 @@ struct SaptConfig {
   /// workload's model can generate and stored otherwise (automatic).
   enum class Pseudo { automatic, generated, stored };
   Index bottleneck = 100;         ///< width of the query net's bottleneck (d → 100 → d)
+  SequencePool pool = SequencePool::max;  ///< how the query summarises a prompt (SAPT: max)
   double reflection = 1.0;        ///< λ of the attentive reflection (their scripts: 0.5–2)
   double pseudo_fraction = 0.02;  ///< share of a task's training set kept as pseudo inputs (≥ 1)
   Pseudo pseudo = Pseudo::automatic;

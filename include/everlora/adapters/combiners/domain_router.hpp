@@ -10,6 +10,7 @@
 #define EVERLORA_ADAPTERS_COMBINERS_DOMAIN_ROUTER_HPP
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <numeric>
 #include <string>

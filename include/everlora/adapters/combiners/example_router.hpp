@@ -27,6 +27,18 @@ struct RoutingInput {
   Index examples() const { return tokens.defined() ? tokens.dim(0) : 0; }
 };
 
+/// How a router summarises a prompt's tokens into one vector.
+enum class SequencePool { max, mean };
+
+inline const char* to_string(SequencePool p) { return p == SequencePool::max ? "max" : "mean"; }
+
+/// "max" or "mean"; Error(config) naming the value otherwise.
+inline SequencePool parse_sequence_pool(const std::string& name) {
+  if (name == "max") return SequencePool::max;
+  if (name == "mean") return SequencePool::mean;
+  throw Error(ErrorKind::config, "sequence pooling '" + name + "' is not one of max, mean");
+}
+
 template <class T>
 class ExampleRouter : public Module<T> {
  public:

@@ -1,6 +1,7 @@
 // everlora — SharedAttentionRouter: SAPT's shared attentive selection (arXiv 2401.08295;
 // METHODS.md "SAPT"). One query per example from its prompt, scored against one key per task:
-//   e = maxpool_prompt(token embeddings)                      [B, d]  (padding and answer masked)
+//   e = maxpool_prompt(token embeddings)                      [B, d]  (padding and answer masked;
+//                                                                      mean pooling as an option)
 //   q = LayerNorm(W_up · SiLU(W_down · e))                    [B, d]  (d → bottleneck → d, no bias)
 //   w = softmax(q·Kᵀ / √d)                                    [B, t]  (K: one key per task)
 // and every adapted layer mixes its experts with w (RoutedCombiner). With one key, w ≡ 1: the
@@ -29,8 +30,9 @@ namespace everlora {
 template <class T>
 class SharedAttentionRouter : public ExampleRouter<T> {
  public:
-  /// A router over `width`-wide routing inputs with a `bottleneck`-wide query net (SAPT: 100).
-  SharedAttentionRouter(Index width, Index bottleneck, Rng& rng) {
+  /// A router over `width`-wide routing inputs with a `bottleneck`-wide query net (SAPT: 100),
+  /// summarising each prompt by `pool` (SAPT: max).
+  SharedAttentionRouter(Index width, Index bottleneck, Rng& rng, SequencePool pool = SequencePool::max) : pool_(pool) {
     if (width < 1 || bottleneck < 1)
       throw Error(ErrorKind::config, "SharedAttentionRouter: width " + std::to_string(width) + " and bottleneck " +
                                          std::to_string(bottleneck) + " must be at least 1");
@@ -50,12 +52,12 @@ class SharedAttentionRouter : public ExampleRouter<T> {
   }
   Tensor<T>& key(Index task) { return keys_.at(static_cast<std::size_t>(task)); }
 
-  /// e: the masked max over each example's prompt [B, d].
+  /// e: the masked max (or mean) over each example's prompt [B, d].
   Tensor<T> summarize(const RoutingInput<T>& input) const {
     if (input.tokens.rank() != 3 || input.tokens.dim(2) != width())
       throw Error(ErrorKind::shape, "SharedAttentionRouter: routing input " + input.tokens.shape().str() + " is not [B, S, " +
                                         std::to_string(width()) + "]");
-    return max_pool(input.tokens, input.mask);
+    return pool_ == SequencePool::max ? max_pool(input.tokens, input.mask) : mean_pool(input.tokens, input.mask);
   }
   /// q·Kᵀ/√d [B, t] of summaries e [B, d] (the logits the attentive reflection regularises).
   Tensor<T> scores(const Tensor<T>& summary) {
@@ -67,6 +69,7 @@ class SharedAttentionRouter : public ExampleRouter<T> {
   Tensor<T> compute(const RoutingInput<T>& input) override { return softmax(scores(summarize(input))); }
 
  private:
+  SequencePool pool_;
   std::shared_ptr<Linear<T>> down_, up_;
   std::shared_ptr<LayerNorm<T>> norm_;
   std::deque<Tensor<T>> keys_;  // a deque: registered parameter slots must not move
