@@ -32,7 +32,7 @@ struct Settings {
   std::string cache = bench::default_cache_dir();
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
   double lr = 0, alpha = 16;
-  bool quick = false, demo = false;
+  bool quick = false, demo = false, sapt_standardize = false;
   // AM-LoRA
   std::string gate_fn = "sigmoid";
   double am_l1 = StrategyOptions{}.am_l1_lambda;
@@ -161,6 +161,7 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   options.sapt.pseudo_fraction = s.pseudo_fraction;
   options.sapt.pseudo = parse_pseudo_source(s.pseudo);
   options.sapt.pool = parse_sequence_pool(s.sapt_pool);
+  options.sapt.standardize = s.sapt_standardize;
   options.moa.top_k = s.top_k;
   options.moa.input_layer = s.router_layer;
   options.moa.prompt_buffer = s.router_buffer;
@@ -313,6 +314,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--sapt-pool", s.sapt_pool, "SAPT: how the query summarises a prompt, max (the paper) or mean")
       ->capture_default_str();
+  app.add_flag("--sapt-standardize", s.sapt_standardize,
+               "SAPT: standardise the prompt summaries per feature (statistics of task 1) before the query net");
   app.add_option("--pseudo-fraction", s.pseudo_fraction, "SAPT: share of each task's training set kept as pseudo inputs")
       ->capture_default_str();
   app.add_option("--top-k", s.top_k, "MoA: experts mixed per example at inference (1: explicit routing)")->capture_default_str();

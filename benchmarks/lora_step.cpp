@@ -6,8 +6,11 @@
 //   mix K  K experts per adapted linear (K−1 frozen, from "earlier tasks"), mixed per token by
 //          w = softmax((x·Wqᵀ)·keysᵀ/√16) as the reference's mixture; the newest expert and the
 //          mixer train
+//   top1   inference with K = 1, 4 and 16 experts per adapted linear under per-example top-1
+//          routing (MoA: example b runs expert b mod K alone), beside K = 16 summed (every expert
+//          on every token): the routed cost should not grow with K
 // One JSON line per mode with the reference's keys; FLOPs counted with its formula.
-//   build/benchmarks/lora_step [train|infer|mix|all] [--k K] [--quick] [--repeats N] [--threads N]
+//   build/benchmarks/lora_step [train|infer|mix|top1|all] [--k K] [--quick] [--repeats N] [--threads N]
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -40,6 +43,22 @@ class TokenMixer : public Combiner<float> {
   Tensor<float> wq_, keys_;
 };
 
+/// Top-1 routing with a fixed rule: example b goes to expert b mod K, weight 1.
+class RoundRobinRouter : public ExampleRouter<float> {
+ public:
+  explicit RoundRobinRouter(Index experts) : experts_(experts) {}
+  const char* type_name() const override { return "RoundRobinRouter"; }
+  Index num_experts() const override { return experts_; }
+  Tensor<float> compute(const RoutingInput<float>& input) override {
+    Tensor<float> w = Tensor<float>::zeros({input.examples(), experts_});
+    for (Index b = 0; b < input.examples(); ++b) w[b * experts_ + b % experts_] = 1.0f;
+    return w;
+  }
+
+ private:
+  Index experts_;
+};
+
 struct Workload {
   Index batch = 8, seq = 128, d = 512, layers = 4, heads = 8, rank = 8;
   double alpha = 16;
@@ -59,7 +78,8 @@ double step_flops(const Workload& w, const std::string& mode, Index k) {
   return mode == "infer" ? fwd : fwd + bwd;
 }
 
-void run(const std::string& mode, Index k, const Workload& w, const bench::Args& args) {
+/// mode "top1": routed (or, with `summed`, plain Sum) inference over K experts per layer.
+void run(const std::string& mode, Index k, const Workload& w, const bench::Args& args, bool summed = false) {
   GPTConfig config;
   config.vocab_size = 256;
   config.context = w.seq;
@@ -81,7 +101,10 @@ void run(const std::string& mode, Index k, const Workload& w, const bench::Args&
     }
   }
   attach(model, lora, "newest");
-  if (k > 1)
+  auto router = std::make_shared<RoundRobinRouter>(k);
+  if (mode == "top1" && !summed)
+    for (auto& [path, layer] : adapted_layers(model)) layer->set_combiner(std::make_shared<RoutedCombiner<float>>(router));
+  else if (k > 1 && mode == "mix")
     for (auto& [path, layer] : adapted_layers(model))
       layer->set_combiner(std::make_shared<TokenMixer>(layer->in_features(), k, 16, rng));
   AdamW<float> optimizer(model.named_parameters());
@@ -91,8 +114,11 @@ void run(const std::string& mode, Index k, const Workload& w, const bench::Args&
   for (std::size_t i = 0; i < ids.size(); ++i) targets[i] = ids[(i + 1) % ids.size()];
   float first = 0, last = 0;
   auto step = [&] {
-    if (mode == "infer") {
+    if (mode == "infer" || mode == "top1") {
       NoGrad no_graph;
+      const RoutedForward<float> routed(mode == "top1" && !summed ? router.get() : nullptr, w.batch, [&] {
+        return RoutingInput<float>{Tensor<float>::zeros({w.batch, 1, 1}), Tensor<float>::ones({w.batch, 1})};
+      });
       last = model.forward(ids, w.batch, w.seq)[0];
       return;
     }
@@ -104,14 +130,17 @@ void run(const std::string& mode, Index k, const Workload& w, const bench::Args&
     if (first == 0) first = last;
   };
   const double seconds = bench::median_seconds(step, args.warmup, args.repeats);
-  const double flops = step_flops(w, mode, k), tokens = double(w.batch * w.seq);
-  bench::emit({{"bench", "lora_step"}, {"mode", mode}, {"k", k}, {"tokens_per_s", tokens / seconds},
+  // top-1 runs one expert per token, like plain inference with one; summed runs all K
+  const double flops = mode == "top1" ? step_flops(w, "infer", summed ? k : 1) : step_flops(w, mode, k);
+  const double tokens = double(w.batch * w.seq);
+  const std::string label = mode == "top1" && summed ? "sum" : mode;
+  bench::emit({{"bench", "lora_step"}, {"mode", label}, {"k", k}, {"tokens_per_s", tokens / seconds},
                {"step_ms_median", seconds * 1e3}, {"gflop_per_step", flops * 1e-9},
                {"gflops_achieved", flops / seconds * 1e-9}, {"peak_rss_mb", bench::peak_rss_mb()},
                {"threads", num_threads()}, {"trainable_parameters", model.num_parameters(true)},
                {"loss_first", first}, {"loss_last", last}});
   std::fprintf(stderr, "lora_step %-5s k=%td: %8.0f tokens/s  %7.1f ms/step  %6.1f GFLOP/s  peak RSS %.0f MB\n",
-               mode.c_str(), k, tokens / seconds, seconds * 1e3, flops / seconds * 1e-9, bench::peak_rss_mb());
+               label.c_str(), k, tokens / seconds, seconds * 1e3, flops / seconds * 1e-9, bench::peak_rss_mb());
 }
 
 }  // namespace
@@ -122,7 +151,8 @@ int main(int argc, char** argv) {
   Index k = 5;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "train") || !std::strcmp(argv[i], "infer") || !std::strcmp(argv[i], "mix") || !std::strcmp(argv[i], "all"))
+    if (!std::strcmp(argv[i], "train") || !std::strcmp(argv[i], "infer") || !std::strcmp(argv[i], "mix") ||
+        !std::strcmp(argv[i], "top1") || !std::strcmp(argv[i], "all"))
       mode = argv[i];
     else if (!std::strcmp(argv[i], "--k") && i + 1 < argc)
       k = std::max<Index>(2, std::atol(argv[++i]));
@@ -131,12 +161,16 @@ int main(int argc, char** argv) {
   }
   const bench::Args args = bench::parse_args(
       int(rest.size()), rest.data(),
-      "lora_step [train|infer|mix|all] [--k K]: the reference LoRA workload (BENCHMARKS.md),\n"
+      "lora_step [train|infer|mix|top1|all] [--k K]: the reference LoRA workload (BENCHMARKS.md),\n"
       "the same as shared/bench/torch_lora_ref.py, one JSON line per mode.");
   Workload w;
   if (args.quick) w.batch = 2, w.seq = 32, w.d = 64, w.heads = 4;
   if (mode == "train" || mode == "all") run("train", 1, w, args);
   if (mode == "infer" || mode == "all") run("infer", 1, w, args);
   if (mode == "mix" || mode == "all") run("mix", k, w, args);
+  if (mode == "top1" || mode == "all") {
+    for (Index experts : {1, 4, 16}) run("top1", experts, w, args);
+    run("top1", 16, w, args, /*summed=*/true);
+  }
   return 0;
 }

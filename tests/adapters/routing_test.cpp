@@ -265,3 +265,19 @@ TEST_CASE("DomainRouter keeps each example's top-k, renormalised, and top-1 is w
   CHECK_THROWS_WITH(DomainRouter<double>(2, 0), Catch::Contains("top_k must be at least 1"));
   CHECK_THROWS_WITH(top1.logits(Tensor<double>::zeros({1, 2})), Catch::Contains("no domain yet"));
 }
+
+TEST_CASE("Standardizer is the identity until fitted, then centres and scales each feature", "[adapters][routing]") {
+  Standardizer<double> z(2);
+  Tensor<double> x = Tensor<double>::empty({3, 2});
+  const double values[] = {1, 10, 2, 20, 3, 60};
+  std::copy_n(values, 6, x.data());
+  CHECK(z.apply(x).vec() == x.vec());
+  z.fit(x);
+  const Tensor<double> y = z.apply(x);
+  CHECK(y[0] == Approx(-1.0 / std::sqrt(2.0 / 3.0)).epsilon(1e-5));
+  CHECK(y[2] == Approx(0.0).margin(1e-12));
+  const double sd = std::sqrt(((10.0 - 30) * (10.0 - 30) + (20.0 - 30) * (20.0 - 30) + 30.0 * 30.0) / 3);
+  CHECK(y[5] == Approx(30.0 / sd).epsilon(1e-5));
+  for (auto& [name, p] : z.named_parameters()) CHECK_FALSE(p.requires_grad());
+  CHECK_THROWS_WITH(z.fit(Tensor<double>::zeros({2, 3})), Catch::Contains("are not [M, 2]"));
+}

@@ -4,7 +4,9 @@
 // It is a Linear (same `weight` and `bias` names), so it takes a Linear's place by name and the
 // base weights keep their paths; experts live at <layer>.experts.<name>.lora_A / .lora_B.
 // With the Identity gate the fused low-rank op runs (ΔW is never formed); another gate forms each
-// expert's dense update and output, and any combiner mixes those.
+// expert's dense update and output, and any combiner mixes those. A per-example combiner (SAPT's
+// and MoA's routers) gives c per example instead of per row, and the routed op runs each expert
+// only on the examples that weigh it.
 #ifndef EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 #define EVERLORA_ADAPTERS_ADAPTED_LINEAR_HPP
 

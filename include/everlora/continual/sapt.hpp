@@ -81,6 +81,15 @@ class Sapt : public Strategy<T> {
       const Index width = workload.routing_input({{0, 0}}, Split::train, 0).tokens.dim(2);
       router_ = std::make_shared<SharedAttentionRouter<T>>(width, this->options_.sapt.bottleneck, rng, this->options_.sapt.pool);
       install_router<T>(workload, router_);
+      if (this->options_.sapt.standardize) {
+        std::vector<ExampleRef> sample;
+        for (Index i : shuffled_order(workload.train_size(t), this->options_.seed * 1000003ULL + 503, 0)) {
+          if (sample.size() == kStandardizeSample) break;
+          sample.push_back({t, i});
+        }
+        router_->standardizer().fit(routing_summaries(workload, sample, Split::train, 0,
+                                                      [&](const RoutingInput<T>& in) { return router_->summarize(in); }));
+      }
     }
     add_task_expert(workload.model(), this->options_.lora, task_expert_name(t), t);
     route_layers_through<T>(workload.model(), router_);
@@ -143,6 +152,8 @@ class Sapt : public Strategy<T> {
   }
 
   SharedAttentionRouter<T>* router() const { return router_.get(); }
+  /// Training prompts of task 1 that fit the standardisation (when SaptConfig::standardize).
+  static constexpr std::size_t kStandardizeSample = 256;
   /// ā_j of every finished task (j + 1 entries each).
   const std::vector<std::vector<double>>& targets() const { return targets_; }
   /// The prompt summaries of every finished task's pseudo inputs, [count, width] each.

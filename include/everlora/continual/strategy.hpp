@@ -43,6 +43,9 @@ struct SaptConfig {
   enum class Pseudo { automatic, generated, stored };
   Index bottleneck = 100;         ///< width of the query net's bottleneck (d → 100 → d)
   SequencePool pool = SequencePool::max;  ///< how the query summarises a prompt (SAPT: max)
+  /// Standardise the summaries per feature (μ, σ of task 1's training prompts, then frozen) before
+  /// the query net; not in the paper.
+  bool standardize = false;
   double reflection = 1.0;        ///< λ of the attentive reflection (their scripts: 0.5–2)
   double pseudo_fraction = 0.02;  ///< share of a task's training set kept as pseudo inputs (≥ 1)
   Pseudo pseudo = Pseudo::automatic;

@@ -10,8 +10,8 @@
 #define EVERLORA_ADAPTERS_COMBINERS_DOMAIN_ROUTER_HPP
 
 #include <algorithm>
-#include <cmath>
 #include <deque>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -36,13 +36,10 @@ class DomainRouter : public ExampleRouter<T> {
     if (top_k < 1) throw Error(ErrorKind::config, "DomainRouter: top_k must be at least 1, got " + std::to_string(top_k));
     if (input_layer < 0) throw Error(ErrorKind::config, "DomainRouter: input_layer must be >= 0, got " + std::to_string(input_layer));
     this->input_layer_ = input_layer;
-    this->register_parameter("center", center_, Tensor<T>::zeros({1, width}));
-    this->register_parameter("spread", spread_, Tensor<T>::ones({1, width}));
-    center_.requires_grad_(false);
-    spread_.requires_grad_(false);
+    this->register_module("standardize", standardize_, std::make_shared<Standardizer<T>>(width));
   }
   const char* type_name() const override { return "DomainRouter"; }
-  Index width() const { return center_.dim(1); }
+  Index width() const { return standardize_->width(); }
   Index top_k() const { return top_k_; }
   Index num_experts() const override { return static_cast<Index>(rows_.size()); }
 
@@ -61,15 +58,7 @@ class DomainRouter : public ExampleRouter<T> {
     return out;
   }
   /// Sets μ and σ to the mean and standard deviation (plus a floor) of summaries [M, d].
-  void standardize_on(const Tensor<T>& summaries) {
-    check_width(summaries.shape(), "summaries");
-    const auto m = summaries.matrix();
-    center_.vec() = m.colwise().mean().transpose();
-    for (Index j = 0; j < width(); ++j) {
-      const T var = (m.col(j).array() - center_[j]).square().mean();
-      spread_[j] = std::sqrt(var) + T(1e-6);
-    }
-  }
+  void standardize_on(const Tensor<T>& summaries) { standardize_->fit(summaries); }
 
   /// h̄: the masked mean over each example's prompt [B, d].
   Tensor<T> summarize(const RoutingInput<T>& input) const {
@@ -81,7 +70,7 @@ class DomainRouter : public ExampleRouter<T> {
   Tensor<T> logits(const Tensor<T>& summary) {
     if (rows_.empty()) throw Error(ErrorKind::config, "DomainRouter: no domain yet (add_domain first)");
     check_width(summary.shape(), "summary");
-    const Tensor<T> standardized = (summary - center_) / spread_;
+    const Tensor<T> standardized = standardize_->apply(summary);
     const Tensor<T> r = rows_.size() == 1 ? rows_.front() : concat(std::vector<Tensor<T>>(rows_.begin(), rows_.end()), 0);
     const Tensor<T> b = biases_.size() == 1 ? biases_.front() : concat(std::vector<Tensor<T>>(biases_.begin(), biases_.end()), 0);
     return matmul_nt(standardized, r) + b;
@@ -111,7 +100,7 @@ class DomainRouter : public ExampleRouter<T> {
   }
 
   Index top_k_;
-  Tensor<T> center_, spread_;
+  std::shared_ptr<Standardizer<T>> standardize_;
   std::deque<Tensor<T>> rows_, biases_;  // deques: registered parameter slots must not move
 };
 

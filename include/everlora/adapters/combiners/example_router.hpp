@@ -10,11 +10,13 @@
 #ifndef EVERLORA_ADAPTERS_COMBINERS_EXAMPLE_ROUTER_HPP
 #define EVERLORA_ADAPTERS_COMBINERS_EXAMPLE_ROUTER_HPP
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "everlora/adapters/combiners/combiner.hpp"
+#include "everlora/core/ops/elementwise.hpp"
 
 namespace everlora {
 
@@ -38,6 +40,37 @@ inline SequencePool parse_sequence_pool(const std::string& name) {
   if (name == "mean") return SequencePool::mean;
   throw Error(ErrorKind::config, "sequence pooling '" + name + "' is not one of max, mean");
 }
+
+/// Per-feature standardisation of a router's summaries, (x − μ) / σ, with μ and σ fitted on a
+/// sample and then frozen (parameters "center" and "spread", saved with the model). Until fit()
+/// it is the identity.
+template <class T>
+class Standardizer : public Module<T> {
+ public:
+  explicit Standardizer(Index width) {
+    if (width < 1) throw Error(ErrorKind::config, "Standardizer: width must be at least 1, got " + std::to_string(width));
+    this->register_parameter("center", center_, Tensor<T>::zeros({1, width}));
+    this->register_parameter("spread", spread_, Tensor<T>::ones({1, width}));
+    center_.requires_grad_(false);
+    spread_.requires_grad_(false);
+  }
+  const char* type_name() const override { return "Standardizer"; }
+  Index width() const { return center_.dim(1); }
+
+  /// μ and σ (plus a floor of 1e-6) of the rows of `samples` [M, width].
+  void fit(const Tensor<T>& samples) {
+    if (samples.rank() != 2 || samples.dim(1) != width() || samples.dim(0) < 1)
+      throw Error(ErrorKind::shape, "Standardizer: samples " + samples.shape().str() + " are not [M, " + std::to_string(width()) + "]");
+    const auto m = samples.matrix();
+    center_.vec() = m.colwise().mean().transpose();
+    for (Index j = 0; j < width(); ++j)
+      spread_[j] = std::sqrt((m.col(j).array() - center_[j]).square().mean()) + T(1e-6);
+  }
+  Tensor<T> apply(const Tensor<T>& x) const { return (x - center_) / spread_; }
+
+ private:
+  Tensor<T> center_, spread_;
+};
 
 template <class T>
 class ExampleRouter : public Module<T> {

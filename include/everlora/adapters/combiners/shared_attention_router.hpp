@@ -39,9 +39,12 @@ class SharedAttentionRouter : public ExampleRouter<T> {
     this->register_module("down", down_, std::make_shared<Linear<T>>(width, bottleneck, false, rng));
     this->register_module("up", up_, std::make_shared<Linear<T>>(bottleneck, width, false, rng));
     this->register_module("norm", norm_, std::make_shared<LayerNorm<T>>(width));
+    this->register_module("standardize", standardize_, std::make_shared<Standardizer<T>>(width));
   }
   const char* type_name() const override { return "SharedAttentionRouter"; }
   Index width() const { return down_->in_features(); }
+  /// The per-feature standardisation of e before the query net (the identity unless fitted).
+  Standardizer<T>& standardizer() { return *standardize_; }
   Index num_experts() const override { return static_cast<Index>(keys_.size()); }
 
   /// Adds the key of a new task (parameter "key<n>", U(−1, 1)) and freezes every older key.
@@ -62,7 +65,7 @@ class SharedAttentionRouter : public ExampleRouter<T> {
   /// q·Kᵀ/√d [B, t] of summaries e [B, d] (the logits the attentive reflection regularises).
   Tensor<T> scores(const Tensor<T>& summary) {
     if (keys_.empty()) throw Error(ErrorKind::config, "SharedAttentionRouter: no task key yet (add_key first)");
-    const Tensor<T> q = norm_->forward(up_->forward(silu(down_->forward(summary))));
+    const Tensor<T> q = norm_->forward(up_->forward(silu(down_->forward(standardize_->apply(summary)))));
     const Tensor<T> keys = keys_.size() == 1 ? keys_.front() : concat(std::vector<Tensor<T>>(keys_.begin(), keys_.end()), 0);
     return matmul_nt(q, keys) * (T(1) / std::sqrt(static_cast<T>(width())));
   }
@@ -72,6 +75,7 @@ class SharedAttentionRouter : public ExampleRouter<T> {
   SequencePool pool_;
   std::shared_ptr<Linear<T>> down_, up_;
   std::shared_ptr<LayerNorm<T>> norm_;
+  std::shared_ptr<Standardizer<T>> standardize_;
   std::deque<Tensor<T>> keys_;  // a deque: registered parameter slots must not move
 };
 
