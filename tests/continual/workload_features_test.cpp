@@ -4,20 +4,14 @@
 
 #include <memory>
 
-#include "continual/tiny_images.hpp"
+#include "continual/tiny_fixtures.hpp"
 #include "everlora/continual.hpp"
 #include "everlora/nn.hpp"
 
 using namespace everlora;
 
 TEST_CASE("The text workload returns each block's hidden states with padding zeroed", "[continual][workload]") {
-  GPTConfig config;
-  config.d_model = 16;
-  config.n_layers = 2;
-  config.n_heads = 2;
-  config.context = 64;
-  config.seed = 3;
-  auto gpt = std::make_shared<GPT<double>>(config);
+  auto gpt = everlora_test::tiny_gpt(64, 3);
   Stream stream{"tiny", {Task{{"pick", {"yes", "no"}, TaskMetric::exact_match},
                               {{"Answer.", "a short one", "yes"}, {"Answer.", "a much longer input here", "no"}}, {}, {}}}};
   TextWorkload<double> w(gpt, stream);

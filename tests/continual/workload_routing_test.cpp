@@ -5,23 +5,13 @@
 
 #include <memory>
 
-#include "continual/tiny_images.hpp"
+#include "continual/tiny_fixtures.hpp"
 #include "everlora/continual.hpp"
 #include "everlora/nn.hpp"
 
 using namespace everlora;
 
 namespace {
-
-std::shared_ptr<GPT<double>> routing_test_gpt() {
-  GPTConfig config;
-  config.d_model = 16;
-  config.n_layers = 2;
-  config.n_heads = 2;
-  config.context = 96;
-  config.seed = 5;
-  return std::make_shared<GPT<double>>(config);
-}
 
 Stream routing_test_stream() {
   auto task = [](const std::string& name, const std::string& instruction, const std::string& a, const std::string& b) {
@@ -56,7 +46,7 @@ TrainerOptions text_routing_trainer() {
 }  // namespace
 
 TEST_CASE("The text workload routes on the prompt's token embeddings, padding and answer masked", "[continual][workload][routing]") {
-  auto gpt = routing_test_gpt();
+  auto gpt = everlora_test::tiny_gpt(96, 5);
   const Stream stream = routing_test_stream();
   TextWorkload<double> w(gpt, stream);
   const RoutingInput<double> in = w.routing_input({{0, 0}, {1, 5}}, Split::train, 0);
@@ -78,7 +68,7 @@ TEST_CASE("The text workload routes on the prompt's token embeddings, padding an
 }
 
 TEST_CASE("The text workload samples pseudo inputs from the model, prompted with the task's instruction", "[continual][workload][routing]") {
-  auto gpt = routing_test_gpt();
+  auto gpt = everlora_test::tiny_gpt(96, 5);
   const Stream stream = routing_test_stream();
   TextWorkload<double> w(gpt, stream);
   Rng rng(2);
@@ -97,7 +87,7 @@ TEST_CASE("The text workload samples pseudo inputs from the model, prompted with
 TEST_CASE("SAPT and MoA run end to end on a text stream", "[continual][routing][sapt][moa]") {
   for (const char* method : {"sapt", "moa"}) {
     INFO(method);
-    TextWorkload<double> w(routing_test_gpt(), routing_test_stream());
+    TextWorkload<double> w(everlora_test::tiny_gpt(96, 5), routing_test_stream());
     auto strategy = make_strategy<double>(method, text_routing_options());
     const ContinualResult result = train_continual(w, *strategy, text_routing_trainer());
     CHECK(result.r.tasks() == 2);
