@@ -188,3 +188,17 @@ TEST_CASE("SAPT and MoA name their bad knobs", "[continual][sapt][moa][errors]")
   Sapt<float> sapt(o);
   CHECK_THROWS_WITH(train_continual(w, sapt, quiet_trainer(2)), Catch::Contains("cannot generate pseudo inputs"));
 }
+
+TEST_CASE("On separable tasks SAPT learns to route each task's inputs to its own expert", "[continual][sapt]") {
+  SyntheticWorkload<float> w(3, 96, 4, 4, 9, 2.0f);
+  StrategyOptions o = small_lora_options();
+  o.lora.r = 1;  // the interfering stream's rank-1 experts (synthetic_workload.hpp)
+  o.lora.alpha = 2;
+  Sapt<float> sapt(o);
+  const ClMetrics m = compute_metrics(train_continual(w, sapt, quiet_trainer(100)).r);
+  const RoutingReport routing = measure_example_routing(w, *sapt.router(), everlora::Split::test);
+  INFO("BWT " << m.bwt << ", own expert " << routing.own_expert[0] << " / " << routing.own_expert[1] << " / " << routing.own_expert[2]);
+  for (double own : routing.own_expert) CHECK(own > 90.0);
+  for (std::size_t t = 0; t < 3; ++t) CHECK(routing.mean_weight[t][t] > 0.6);
+  CHECK(m.bwt > -5.0);
+}
