@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "bench_common.hpp"
+#include "reference_workload.hpp"
 #include "everlora/adapters.hpp"
 #include "everlora/optim.hpp"
 
@@ -59,13 +60,8 @@ class RoundRobinRouter : public ExampleRouter<float> {
   Index experts_;
 };
 
-struct Workload {
-  Index batch = 8, seq = 128, d = 512, layers = 4, heads = 8, rank = 8;
-  double alpha = 16;
-};
-
 /// Matmul FLOPs of one step, exactly as torch_lora_ref.py's step_flops.
-double step_flops(const Workload& w, const std::string& mode, Index k) {
+double step_flops(const bench::ReferenceWorkload& w, const std::string& mode, Index k) {
   const double T = double(w.batch * w.seq), d = double(w.d), f = 4 * d, V = 256, S = double(w.seq), r = double(w.rank);
   const double lin_io = 4 * d * d + 2 * d * f, lin_sum = 4 * (d + d) + (d + f) + (f + d);
   const double base = 2 * T * (double(w.layers) * lin_io + d * V);
@@ -79,27 +75,11 @@ double step_flops(const Workload& w, const std::string& mode, Index k) {
 }
 
 /// mode "top1": routed (or, with `summed`, plain Sum) inference over K experts per layer.
-void run(const std::string& mode, Index k, const Workload& w, const bench::Args& args, bool summed = false) {
-  GPTConfig config;
-  config.vocab_size = 256;
-  config.context = w.seq;
-  config.d_model = w.d;
-  config.n_layers = int(w.layers);
-  config.n_heads = int(w.heads);
-  GPT<float> model(config);
-  LoraConfig lora;
-  lora.r = w.rank;
-  lora.alpha = w.alpha;
-  lora.target_modules = {"q", "k", "v", "o", "fc1", "fc2"};
+void run(const std::string& mode, Index k, const bench::ReferenceWorkload& w, const bench::Args& args, bool summed = false) {
+  GPT<float> model(w.gpt());
+  const LoraConfig lora = w.lora();
   Rng rng(11);
-  for (Index e = 0; e + 1 < k; ++e) {  // earlier tasks' experts: frozen, with non-zero B
-    attach(model, lora, "task" + std::to_string(e));
-    for (auto& [path, layer] : adapted_layers(model)) {
-      auto& expert = layer->experts().get("task" + std::to_string(e));
-      expert.b().vec() = Tensor<float>::normal(expert.b().shape(), rng, 0.0f, 0.02f).vec();
-      expert.set_trainable(false);
-    }
-  }
+  bench::add_earlier_experts(model, lora, k - 1, rng);
   attach(model, lora, "newest");
   auto router = std::make_shared<RoundRobinRouter>(k);
   if (mode == "top1" && !summed)
@@ -109,9 +89,8 @@ void run(const std::string& mode, Index k, const Workload& w, const bench::Args&
       layer->set_combiner(std::make_shared<TokenMixer>(layer->in_features(), k, 16, rng));
   AdamW<float> optimizer(model.named_parameters());
 
-  std::vector<std::int32_t> ids(static_cast<std::size_t>(w.batch * w.seq)), targets(ids.size());
-  for (auto& id : ids) id = static_cast<std::int32_t>(rng.below(256));
-  for (std::size_t i = 0; i < ids.size(); ++i) targets[i] = ids[(i + 1) % ids.size()];
+  std::vector<std::int32_t> ids, targets;
+  w.tokens(rng, ids, targets);
   float first = 0, last = 0;
   auto step = [&] {
     if (mode == "infer" || mode == "top1") {
@@ -163,8 +142,7 @@ int main(int argc, char** argv) {
       int(rest.size()), rest.data(),
       "lora_step [train|infer|mix|top1|all] [--k K]: the reference LoRA workload (BENCHMARKS.md),\n"
       "the same as shared/bench/torch_lora_ref.py, one JSON line per mode.");
-  Workload w;
-  if (args.quick) w.batch = 2, w.seq = 32, w.d = 64, w.heads = 4;
+  const bench::ReferenceWorkload w = args.quick ? bench::ReferenceWorkload::quick() : bench::ReferenceWorkload{};
   if (mode == "train" || mode == "all") run("train", 1, w, args);
   if (mode == "infer" || mode == "all") run("infer", 1, w, args);
   if (mode == "mix" || mode == "all") run("mix", k, w, args);

@@ -281,3 +281,28 @@ TEST_CASE("Standardizer is the identity until fitted, then centres and scales ea
   for (auto& [name, p] : z.named_parameters()) CHECK_FALSE(p.requires_grad());
   CHECK_THROWS_WITH(z.fit(Tensor<double>::zeros({2, 3})), Catch::Contains("are not [M, 2]"));
 }
+
+TEST_CASE("A layer under dense per-example weights takes the stacked op and matches the routed op", "[adapters][routing][sapt]") {
+  RoutedLayer m(3);
+  auto router = std::make_shared<FixedRouter>(3);
+  m.layer.set_combiner(std::make_shared<RoutedCombiner<double>>(router));
+  const Tensor<double> x = everlora_test::random_input({2, 4, 5}, m.rng);
+  Tensor<double> w = Tensor<double>::uniform({2, 3}, m.rng, 0.1, 1.0);
+  w.requires_grad_();
+  router->next = w;
+  router->route(2, [&] { return random_routing_input(2, 4, 5, m.rng); });
+  const Tensor<double> y = m.layer.forward(x);
+  CHECK(m.layer.expert_rows() == std::vector<Index>{8, 8, 8});
+  const Tensor<double> seed = Tensor<double>::normal(y.shape(), m.rng, 0, 1);
+  y.backward(seed);
+  const Tensor<double> stacked_grad = w.grad().clone();
+  const Tensor<double> a0_grad = m.as()[0].grad().clone();
+  w.zero_grad();
+  m.as()[0].zero_grad();
+  const Tensor<double> reference = routed_lora_linear(x, x, m.base.weight(), m.base.bias(), m.as(), m.bs(), m.scales(), w);
+  reference.backward(seed);
+  CHECK((y.vec() - reference.vec()).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((stacked_grad.vec() - w.grad().vec()).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((a0_grad.vec() - m.as()[0].grad().vec()).cwiseAbs().maxCoeff() < 1e-12);
+  EVERLORA_CHECK_GRADIENT(everlora_test::gradcheck([](const std::vector<Tensor<double>>& in) { return repeat_rows(in[0], 3); }, {w}));
+}

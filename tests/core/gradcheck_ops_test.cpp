@@ -116,7 +116,7 @@ TEST_CASE("gradcheck: sum and mean over all elements and along each axis", "[cor
   }
 }
 
-TEST_CASE("gradcheck: reshape, transpose, slice, concat", "[core][gradcheck]") {
+TEST_CASE("gradcheck: reshape, transpose, slice, repeat_rows, concat", "[core][gradcheck]") {
   Rng rng(7);
   auto x = random_input({2, 3, 4}, rng);
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return reshape(in[0], {6, 4}); }, {x}));
@@ -125,6 +125,7 @@ TEST_CASE("gradcheck: reshape, transpose, slice, concat", "[core][gradcheck]") {
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return transpose(in[0], 1, 2); }, {x4}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return slice(in[0], 1, 1, 3); }, {x}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return slice(in[0], -1, 0, 2); }, {x}));
+  EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return repeat_rows(reshape(in[0], {in[0].numel() / 3, 3}), 4); }, {x}));
   auto y = random_input({2, 1, 4}, rng);
   EVERLORA_CHECK_GRADIENT(
       gradcheck([](const Inputs& in) { return concat<double>({in[0], in[1], in[0]}, 1); }, {x, y}));

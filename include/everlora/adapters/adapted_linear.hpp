@@ -74,9 +74,16 @@ class AdaptedLinear : public Linear<T> {
       scales.push_back((*bank_)[e].scale());
     }
     const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_});
-    if (combiner_->per_example())
-      return routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &expert_rows_);
-    count_all_rows(x.shape().rows());
+    const Index rows = x.shape().rows();
+    if (combiner_->per_example()) {
+      // Every example weighs every expert (SAPT's softmax): the stacked op, one GEMM for all the
+      // experts, beats one GEMM per expert. Zeros (MoA's top-k) take the routed op, which skips them.
+      const bool dense = coef.rank() == 2 && coef.dim(0) > 0 && rows % coef.dim(0) == 0 && (coef.vec().array() != T(0)).all();
+      if (!dense) return routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &expert_rows_);
+      count_all_rows(rows);
+      return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, repeat_rows(coef, rows / coef.dim(0)));
+    }
+    count_all_rows(rows);
     return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef);
   }
 

@@ -108,6 +108,27 @@ Tensor<T> slice(const Tensor<T>& x, int axis, Index start, Index end) {
   return y;
 }
 
+/// Each row of x [R, C] repeated `times` times in place: [R·times, C], row r·times + i = row r.
+/// The gradient of row r is the sum of its copies' gradients.
+template <class T>
+Tensor<T> repeat_rows(const Tensor<T>& x, Index times) {
+  if (x.rank() != 2 || times < 1)
+    throw Error(ErrorKind::shape, "repeat_rows: x " + x.shape().str() + " must be [R, C] and times (" +
+                                      std::to_string(times) + ") at least 1");
+  const Index rows = x.dim(0), cols = x.dim(1);
+  Tensor<T> y = Tensor<T>::empty({rows * times, cols});
+  for (Index r = 0; r < rows; ++r)
+    for (Index i = 0; i < times; ++i) std::copy_n(x.data() + r * cols, cols, y.data() + (r * times + i) * cols);
+  if (detail::needs_grad(x))
+    detail::record(y, "repeat_rows", {x}, [x, rows, cols, times](const T* dy) {
+      T* gx = detail::grad_ptr(x);
+      for (Index r = 0; r < rows; ++r)
+        for (Index i = 0; i < times; ++i)
+          detail::VecMap<T>(gx + r * cols, cols) += detail::ConstVecMap<T>(dy + (r * times + i) * cols, cols);
+    });
+  return y;
+}
+
 /// Joins tensors along `axis`; all other dimensions must agree.
 template <class T>
 Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
