@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -102,6 +103,15 @@ inline bool reset_peak_rss() {
   if (!refs) return false;
   const bool ok = std::fputs("5", refs) >= 0;
   return std::fclose(refs) == 0 && ok;
+}
+
+/// The non-empty items of a comma-separated list ("a,b,,c" → a, b, c).
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 /// Writes one measurement as a JSON line on stdout (flushed, so pipes see it at once).

@@ -9,7 +9,6 @@
 #include <functional>
 #include <optional>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -50,14 +49,6 @@ struct Settings {
   // The connectivity probe between the states after tasks K−1 and K (0: off).
   Index connectivity = 0, probe_limit = 50;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 /// The stream folder of a text benchmark: a bundled one (built into the cache if missing) or a
 /// user's folder as it is.
@@ -348,7 +339,7 @@ int main(int argc, char** argv) {
     if (s.eval_limit == 0) s.eval_limit = 3;
   }
   if (s.out.empty()) s.out = "cl_results/" + fs::path(s.benchmark).filename().string();
-  const std::vector<std::string> methods = s.methods.empty() ? available_methods() : split_list(s.methods);
+  const std::vector<std::string> methods = s.methods.empty() ? available_methods() : bench::split_list(s.methods);
 
   try {
     const bench::BaseRecipe recipe = bench::base_recipe(s.quick);

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <sstream>
 
 #include "bench_common.hpp"
 #include "everlora/continual.hpp"
@@ -30,22 +29,6 @@ namespace {
 using namespace everlora;
 
 const std::vector<std::string> kMethods = {"inc_lora", "inc_lora_merged", "am_lora", "sapt", "moa"};
-
-/// Top-1 routing with a fixed rule: example b goes to expert b mod K (MoA's inference).
-class RoundRobinRouter : public ExampleRouter<float> {
- public:
-  explicit RoundRobinRouter(Index experts) : experts_(experts) {}
-  const char* type_name() const override { return "RoundRobinRouter"; }
-  Index num_experts() const override { return experts_; }
-  Tensor<float> compute(const RoutingInput<float>& input) override {
-    Tensor<float> w = Tensor<float>::zeros({input.examples(), experts_});
-    for (Index b = 0; b < input.examples(); ++b) w[b * experts_ + b % experts_] = 1.0f;
-    return w;
-  }
-
- private:
-  Index experts_;
-};
 
 struct Timing {
   double train_s = 0, infer_s = 0, peak_rss_mb = 0;
@@ -72,7 +55,7 @@ Timing measure(const std::string& method, Index k, const bench::ReferenceWorkloa
     for (Index e = 0; e < k; ++e) shared->add_key(rng);
     router = shared;
   } else if (method == "moa") {
-    router = std::make_shared<RoundRobinRouter>(k);
+    router = std::make_shared<bench::RoundRobinRouter>(k);
   }
   if (router) {
     model.add_child("router", router);
@@ -106,14 +89,6 @@ Timing measure(const std::string& method, Index k, const bench::ReferenceWorkloa
   return t;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,7 +108,7 @@ int main(int argc, char** argv) {
       "on the reference LoRA workload, one JSON line per method, K and mode.");
   const bench::ReferenceWorkload w = args.quick ? bench::ReferenceWorkload::quick() : bench::ReferenceWorkload{};
   if (args.quick) k_max = std::min<Index>(k_max, 4);
-  const std::vector<std::string> methods = method_list.empty() ? kMethods : split_list(method_list);
+  const std::vector<std::string> methods = method_list.empty() ? kMethods : bench::split_list(method_list);
   for (const auto& m : methods)
     if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end()) {
       std::fprintf(stderr, "cl_scaling: unknown method '%s' (known: inc_lora, inc_lora_merged, am_lora, sapt, moa)\n", m.c_str());

@@ -44,22 +44,6 @@ class TokenMixer : public Combiner<float> {
   Tensor<float> wq_, keys_;
 };
 
-/// Top-1 routing with a fixed rule: example b goes to expert b mod K, weight 1.
-class RoundRobinRouter : public ExampleRouter<float> {
- public:
-  explicit RoundRobinRouter(Index experts) : experts_(experts) {}
-  const char* type_name() const override { return "RoundRobinRouter"; }
-  Index num_experts() const override { return experts_; }
-  Tensor<float> compute(const RoutingInput<float>& input) override {
-    Tensor<float> w = Tensor<float>::zeros({input.examples(), experts_});
-    for (Index b = 0; b < input.examples(); ++b) w[b * experts_ + b % experts_] = 1.0f;
-    return w;
-  }
-
- private:
-  Index experts_;
-};
-
 /// Matmul FLOPs of one step, exactly as torch_lora_ref.py's step_flops.
 double step_flops(const bench::ReferenceWorkload& w, const std::string& mode, Index k) {
   const double T = double(w.batch * w.seq), d = double(w.d), f = 4 * d, V = 256, S = double(w.seq), r = double(w.rank);
@@ -81,7 +65,7 @@ void run(const std::string& mode, Index k, const bench::ReferenceWorkload& w, co
   Rng rng(11);
   bench::add_earlier_experts(model, lora, k - 1, rng);
   attach(model, lora, "newest");
-  auto router = std::make_shared<RoundRobinRouter>(k);
+  auto router = std::make_shared<bench::RoundRobinRouter>(k);
   if (mode == "top1" && !summed)
     for (auto& [path, layer] : adapted_layers(model)) layer->set_combiner(std::make_shared<RoutedCombiner<float>>(router));
   else if (k > 1 && mode == "mix")

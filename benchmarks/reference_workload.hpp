@@ -63,6 +63,23 @@ inline void add_earlier_experts(everlora::GPT<float>& model, const everlora::Lor
   }
 }
 
+/// Top-1 routing with a fixed rule, as MoA's inference routes: example b goes to expert b mod K,
+/// weight 1 (with K = 1 every weight is 1).
+class RoundRobinRouter : public everlora::ExampleRouter<float> {
+ public:
+  explicit RoundRobinRouter(everlora::Index experts) : experts_(experts) {}
+  const char* type_name() const override { return "RoundRobinRouter"; }
+  everlora::Index num_experts() const override { return experts_; }
+  everlora::Tensor<float> compute(const everlora::RoutingInput<float>& input) override {
+    everlora::Tensor<float> w = everlora::Tensor<float>::zeros({input.examples(), experts_});
+    for (everlora::Index b = 0; b < input.examples(); ++b) w[b * experts_ + b % experts_] = 1.0f;
+    return w;
+  }
+
+ private:
+  everlora::Index experts_;
+};
+
 }  // namespace bench
 
 #endif  // EVERLORA_BENCHMARKS_REFERENCE_WORKLOAD_HPP
