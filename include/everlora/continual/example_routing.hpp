@@ -12,6 +12,7 @@
 #include "everlora/continual/strategy.hpp"
 #include "everlora/continual/workload.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
+#include "everlora/data/prompt.hpp"
 
 namespace everlora {
 
@@ -31,6 +32,34 @@ std::vector<ExampleRef> split_examples(const Workload<T>& workload, Index task, 
   std::vector<ExampleRef> refs;
   for (Index i = 0; i < count; ++i) refs.push_back({task, i});
   return refs;
+}
+
+/// The width of what a router reads at `layer` (the prompt embeddings' at 0).
+template <class T>
+Index routing_width(Workload<T>& workload, Index layer) {
+  return workload.routing_input({{0, 0}}, Split::train, layer).tokens.dim(2);
+}
+
+/// Up to `count` training examples of `task`, a seeded random sample (the first ones of a seeded
+/// permutation).
+template <class T>
+std::vector<ExampleRef> sample_examples(const Workload<T>& workload, Index task, Index count, std::uint64_t seed) {
+  std::vector<ExampleRef> refs;
+  for (Index i : shuffled_order(workload.train_size(task), seed, 0)) {
+    if (static_cast<Index>(refs.size()) == count) break;
+    refs.push_back({task, i});
+  }
+  return refs;
+}
+
+/// The mean over rows of routing weights w [n, K].
+template <class T>
+std::vector<double> mean_routing_weights(const Tensor<T>& w) {
+  const Index n = w.dim(0), k = w.dim(1);
+  std::vector<double> mean(static_cast<std::size_t>(k), 0.0);
+  for (Index i = 0; i < n; ++i)
+    for (Index e = 0; e < k; ++e) mean[static_cast<std::size_t>(e)] += static_cast<double>(w[i * k + e]) / static_cast<double>(n);
+  return mean;
 }
 
 /// `summarize` applied to the routing inputs of `examples` (of `split`), in chunks, without a
@@ -68,14 +97,12 @@ RoutingReport measure_example_routing(Workload<T>& workload, ExampleRouter<T>& r
     const Tensor<T> w = routing_summaries(workload, split_examples(workload, t, split, limit), split, router.input_layer(),
                                           [&](const RoutingInput<T>& input) { return router.compute(input); });
     const Index n = w.dim(0), k = w.dim(1);
-    std::vector<double> mean(static_cast<std::size_t>(k), 0.0);
     Index own = 0;
     for (Index i = 0; i < n; ++i) {
       const T* row = w.data() + i * k;
-      for (Index e = 0; e < k; ++e) mean[static_cast<std::size_t>(e)] += static_cast<double>(row[e]) / static_cast<double>(n);
       own += (std::max_element(row, row + k) - row) == t ? 1 : 0;
     }
-    report.mean_weight.push_back(std::move(mean));
+    report.mean_weight.push_back(mean_routing_weights(w));
     report.own_expert.push_back(100.0 * static_cast<double>(own) / static_cast<double>(n));
   }
   return report;

@@ -20,7 +20,6 @@
 #include "everlora/continual/example_routing.hpp"
 #include "everlora/continual/strategy.hpp"
 #include "everlora/core/ops/loss.hpp"
-#include "everlora/data/prompt.hpp"
 #include "everlora/optim/adamw.hpp"
 
 namespace everlora {
@@ -44,8 +43,7 @@ class Moa : public Strategy<T> {
   void before_task(Workload<T>& workload, Index t) override {
     const MoaConfig& c = this->options_.moa;
     if (!router_) {
-      const Index width = workload.routing_input({{0, 0}}, Split::train, c.input_layer).tokens.dim(2);
-      router_ = std::make_shared<DomainRouter<T>>(width, c.top_k, c.input_layer);
+      router_ = std::make_shared<DomainRouter<T>>(routing_width(workload, c.input_layer), c.top_k, c.input_layer);
       install_router<T>(workload, router_);
     }
     add_task_expert(workload.model(), this->options_.lora, task_expert_name(t), t);
@@ -58,11 +56,7 @@ class Moa : public Strategy<T> {
   void after_task(Workload<T>& workload, Index t) override {
     router_->release();
     const MoaConfig& c = this->options_.moa;
-    std::vector<ExampleRef> prompts;
-    for (Index i : shuffled_order(workload.train_size(t), this->options_.seed * 1000003ULL + 401 + static_cast<std::uint64_t>(t), 0)) {
-      if (static_cast<Index>(prompts.size()) == c.prompt_buffer) break;
-      prompts.push_back({t, i});
-    }
+    const auto prompts = sample_examples(workload, t, c.prompt_buffer, this->options_.seed * 1000003ULL + 401 + static_cast<std::uint64_t>(t));
     buffer_.push_back(routing_summaries(workload, prompts, Split::train, c.input_layer,
                                         [&](const RoutingInput<T>& in) { return router_->summarize(in); }));
     fit_router();

@@ -23,7 +23,6 @@
 #include "everlora/continual/strategy.hpp"
 #include "everlora/core/ops/reduce.hpp"
 #include "everlora/core/ops/softmax.hpp"
-#include "everlora/data/prompt.hpp"
 
 namespace everlora {
 
@@ -78,15 +77,10 @@ class Sapt : public Strategy<T> {
   void before_task(Workload<T>& workload, Index t) override {
     if (!router_) {
       Rng rng(this->options_.seed * 1000003ULL + 101);
-      const Index width = workload.routing_input({{0, 0}}, Split::train, 0).tokens.dim(2);
-      router_ = std::make_shared<SharedAttentionRouter<T>>(width, this->options_.sapt.bottleneck, rng, this->options_.sapt.pool);
+      router_ = std::make_shared<SharedAttentionRouter<T>>(routing_width(workload, 0), this->options_.sapt.bottleneck, rng, this->options_.sapt.pool);
       install_router<T>(workload, router_);
       if (this->options_.sapt.standardize) {
-        std::vector<ExampleRef> sample;
-        for (Index i : shuffled_order(workload.train_size(t), this->options_.seed * 1000003ULL + 503, 0)) {
-          if (sample.size() == kStandardizeSample) break;
-          sample.push_back({t, i});
-        }
+        const auto sample = sample_examples(workload, t, kStandardizeSample, this->options_.seed * 1000003ULL + 503);
         router_->standardizer().fit(routing_summaries(workload, sample, Split::train, 0,
                                                       [&](const RoutingInput<T>& in) { return router_->summarize(in); }));
       }
@@ -118,11 +112,7 @@ class Sapt : public Strategy<T> {
     Split split = workload.split_size(t, Split::dev) > 0 ? Split::dev : Split::train;
     const Tensor<T> weights = routing_summaries(workload, split_examples(workload, t, split), split, layer,
                                                 [&](const RoutingInput<T>& in) { return router_->compute(in); });
-    std::vector<double> mean(static_cast<std::size_t>(weights.dim(1)), 0.0);
-    for (Index i = 0; i < weights.dim(0); ++i)
-      for (Index e = 0; e < weights.dim(1); ++e)
-        mean[static_cast<std::size_t>(e)] += static_cast<double>(weights[i * weights.dim(1) + e]) / static_cast<double>(weights.dim(0));
-    targets_.push_back(std::move(mean));
+    targets_.push_back(mean_routing_weights(weights));
 
     const Index train = workload.train_size(t);
     const Index count = std::min<Index>(train, std::max<Index>(1, std::llround(this->options_.sapt.pseudo_fraction * static_cast<double>(train))));
@@ -131,29 +121,16 @@ class Sapt : public Strategy<T> {
     const auto summarize = [&](const RoutingInput<T>& in) { return router_->summarize(in); };
     if (generates(workload)) {
       NoGrad no_graph;
-      router_->force(t);
-      Tensor<T> summary;
-      try {
-        summary = summarize(workload.generated_routing_input(t, count, rng, layer));
-      } catch (...) {
-        router_->release();
-        throw;
-      }
-      router_->release();
-      pseudo_.push_back(summary);
+      const ForcedExpert<T> alone(*router_, t);
+      pseudo_.push_back(summarize(workload.generated_routing_input(t, count, rng, layer)));
     } else {
-      std::vector<ExampleRef> chosen;
-      for (Index i : shuffled_order(train, seed, 0)) {
-        if (static_cast<Index>(chosen.size()) == count) break;
-        chosen.push_back({t, i});
-      }
-      pseudo_.push_back(routing_summaries(workload, chosen, Split::train, layer, summarize));
+      pseudo_.push_back(routing_summaries(workload, sample_examples(workload, t, count, seed), Split::train, layer, summarize));
     }
   }
 
   SharedAttentionRouter<T>* router() const { return router_.get(); }
   /// Training prompts of task 1 that fit the standardisation (when SaptConfig::standardize).
-  static constexpr std::size_t kStandardizeSample = 256;
+  static constexpr Index kStandardizeSample = 256;
   /// ā_j of every finished task (j + 1 entries each).
   const std::vector<std::vector<double>>& targets() const { return targets_; }
   /// The prompt summaries of every finished task's pseudo inputs, [count, width] each.

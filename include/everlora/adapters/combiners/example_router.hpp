@@ -140,6 +140,19 @@ class RoutedForward {
   ExampleRouter<T>* router_;
 };
 
+/// Forces a router to one expert for the lifetime of the scope, then releases it.
+template <class T>
+class ForcedExpert {
+ public:
+  ForcedExpert(ExampleRouter<T>& router, Index expert) : router_(router) { router_.force(expert); }
+  ~ForcedExpert() { router_.release(); }
+  ForcedExpert(const ForcedExpert&) = delete;
+  ForcedExpert& operator=(const ForcedExpert&) = delete;
+
+ private:
+  ExampleRouter<T>& router_;
+};
+
 /// An adapted layer's view of the shared router: its weights, one row per example.
 template <class T>
 class RoutedCombiner : public Combiner<T> {
