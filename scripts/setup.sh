@@ -11,6 +11,7 @@ PACKAGES=(
   make
   libeigen3-dev
   libopenblas-openmp-dev  # matrix products (EVERLORA_USE_BLAS, on by default)
+  libdnnl-dev             # float matrix products (EVERLORA_USE_ONEDNN, on by default)
   catch2
   nlohmann-json3-dev
   libcli11-dev

@@ -1,16 +1,21 @@
 // everlora — the one entry point for matrix products.
-// Every matrix product in the library goes through detail::gemm. Two back ends:
-//  - Eigen (default): at most four GEMM kernels per scalar (NN, NT, TN, TT) per translation unit,
-//    OpenMP-parallel on its own; inside a parallel region it runs on one thread.
+// Every matrix product in the library goes through detail::gemm. Three back ends, each chosen at
+// compile time; all share OpenMP's thread pool and run on one thread inside a parallel region:
+//  - Eigen (the fallback): at most four GEMM kernels per scalar (NN, NT, TN, TT) per translation
+//    unit.
 //  - CBLAS (define EVERLORA_USE_CBLAS and link a CBLAS, e.g. OpenBLAS's OpenMP build; the CMake
-//    option EVERLORA_USE_BLAS does both): float and double products go to cblas_?gemm, which
-//    shares OpenMP's thread pool and also runs on one thread inside a parallel region. Both split
-//    the work over rows and columns of C, never over k, so every entry of C is summed in the same
-//    order whatever the thread count.
+//    option EVERLORA_USE_BLAS does both): float and double products go to cblas_?gemm.
+//  - oneDNN (define EVERLORA_USE_ONEDNN and link libdnnl, its OpenMP build; the CMake option
+//    EVERLORA_USE_ONEDNN does both): float products go to dnnl_sgemm, which picks its AVX-512
+//    kernels from the CPU's features and is 1.6-2x OpenBLAS 0.3.21 on the reference workload's
+//    products and 3-5x on the rank-8 ones (docs/performance.md). Double products keep CBLAS or
+//    Eigen. oneDNN may split a skinny product over k, so a float product can round differently on
+//    another thread count; a fixed thread count gives the same bits on every run.
 #ifndef EVERLORA_CORE_DETAIL_GEMM_HPP
 #define EVERLORA_CORE_DETAIL_GEMM_HPP
 
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "everlora/core/detail/eigen.hpp"
@@ -19,6 +24,14 @@
 
 #ifdef EVERLORA_USE_CBLAS
 #include <cblas.h>
+#endif
+#ifdef EVERLORA_USE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#if DNNL_CPU_RUNTIME != DNNL_RUNTIME_OMP
+#error "everlora: EVERLORA_USE_ONEDNN needs oneDNN's OpenMP build (it shares OpenMP's thread pool)"
+#endif
+
+#include "everlora/core/error.hpp"
 #endif
 
 namespace everlora::detail {
@@ -30,9 +43,12 @@ using StridedMap = Eigen::Map<RowMatrix<T>, Eigen::Unaligned, Eigen::OuterStride
 template <class T>
 using ConstStridedMap = Eigen::Map<const RowMatrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-/// The name of the back end detail::gemm was compiled with ("cblas" or "eigen"), for reports.
+/// The name of the back end that detail::gemm uses for float products ("onednn", "cblas" or
+/// "eigen"), for reports.
 inline const char* gemm_backend() {
-#ifdef EVERLORA_USE_CBLAS
+#if defined(EVERLORA_USE_ONEDNN)
+  return "onednn";
+#elif defined(EVERLORA_USE_CBLAS)
   return "cblas";
 #else
   return "eigen";
@@ -47,6 +63,20 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, Index m, Index n, Index k, T alpha, const T* a, Index lda,
           const T* b, Index ldb, T beta, T* c, Index ldc) {
   if (m == 0 || n == 0) return;
+#ifdef EVERLORA_USE_ONEDNN
+  if constexpr (std::is_same_v<T, float>) {
+    if (k > 0) {
+      const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k,
+                                              alpha, a, lda, b, ldb, beta, c, ldc);
+      if (status != dnnl_success)
+        throw Error(ErrorKind::shape, "gemm: dnnl_sgemm refused the product [" +
+                                           std::to_string(m) + ", " + std::to_string(k) + "] x [" +
+                                           std::to_string(k) + ", " + std::to_string(n) +
+                                           "] (status " + std::to_string(int(status)) + ")");
+      return;
+    }
+  }
+#endif
 #ifdef EVERLORA_USE_CBLAS
   // BLAS takes int sizes; k = 0 and sizes beyond int fall through to Eigen.
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
