@@ -3,8 +3,8 @@
 // The peak is measured by this binary: every thread runs independent chains of vector FMAs
 // (12 accumulators hide the FMA latency), so it is the ceiling any GEMM here can approach.
 // Then matmul on square sizes 256–2048 and on the two LoRA shapes of the reference workload
-// (M×K×N = 1024×512×8, the down-projection x·Aᵀ, and 1024×8×512, the up-projection), each the
-// median of --repeats runs. Run: build/benchmarks/core_gemm [--quick] [--threads N]
+// (M×K×N = 1024×512×8, the down-projection x·Aᵀ, and 1024×8×512, the up-projection) and of its
+// MLP (1024×512×2048 and 1024×2048×512), each the median of --repeats runs. Run: build/benchmarks/core_gemm [--quick] [--threads N]
 #include <cstdio>
 
 #include "bench_common.hpp"
@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
   if (!args.quick) {
     cases.push_back({"square", 1024, 1024, 1024});
     cases.push_back({"square", 2048, 2048, 2048});
+    cases.push_back({"mlp_up", 1024, 512, 2048});
+    cases.push_back({"mlp_down", 1024, 2048, 512});
   }
   cases.push_back({"lora_A", 1024, 512, 8});
   cases.push_back({"lora_B", 1024, 8, 512});

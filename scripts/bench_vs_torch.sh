@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs the reference LoRA workload in everlora (build/benchmarks/lora_step) and in PyTorch
-# (../shared/bench/torch_lora_ref.py, its best configuration: OpenBLAS's OpenMP build) in the same
-# run, alternating the two programs ROUNDS times per mode, and prints the median ratios of
-# tokens/s and peak RSS. Installs PyTorch's packages if missing (Debian: python3-torch,
-# python3-numpy, libopenblas0-openmp). Not part of the test suite: it takes minutes.
-#   scripts/bench_vs_torch.sh [ROUNDS]      (default 3; THREADS=2 by default)
+# (../shared/bench/torch_lora_ref.py, its best configuration: OpenBLAS's OpenMP build) back to
+# back, ROUNDS rounds of train, infer and mix K=5, swapping which program goes first every round,
+# and prints per mode the min, median and max of each program's tokens/s and of the per-round
+# ratio. Each round also runs build/benchmarks/core_gemm, so train's achieved GFLOP/s is compared
+# with the best GEMM rate of the same round. Installs PyTorch's packages if missing (Debian:
+# python3-torch, python3-numpy, libopenblas0-openmp). Not part of the test suite: it takes minutes.
+#   scripts/bench_vs_torch.sh [ROUNDS]      (default 5; THREADS=2 by default)
+# The JSON lines of every run are kept in $OUT (default: a temporary file, removed at exit).
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 torch_ref="${TORCH_REF:-$repo_root/../shared/bench/torch_lora_ref.py}"
-rounds="${1:-3}"
+rounds="${1:-5}"
 threads="${THREADS:-2}"
 [[ -f "$torch_ref" ]] || { echo "bench_vs_torch: $torch_ref not found (set TORCH_REF)" >&2; exit 2; }
 
@@ -22,40 +25,63 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 bash "$repo_root/scripts/build.sh" >/dev/null
 
+# PyTorch as shared/bench/README.md runs it: OpenBLAS picks its kernels for this CPU.
 py=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads"
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 "$torch_ref")
-ours=(env OMP_NUM_THREADS="$threads" "$repo_root/build/benchmarks/lora_step")
-out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
-for mode in train infer mix; do
-  for ((i = 1; i <= rounds; ++i)); do
-    echo "round $i/$rounds: $mode" >&2
-    if [[ $mode == mix ]]; then
-      "${py[@]}" mix --k 5 --mix-impl fused | sed 's/^/torch /' >>"$out"
-      "${ours[@]}" mix --k 5 2>/dev/null | sed 's/^/everlora /' >>"$out"
-    else
-      "${py[@]}" "$mode" | sed 's/^/torch /' >>"$out"
-      "${ours[@]}" "$mode" 2>/dev/null | sed 's/^/everlora /' >>"$out"
-    fi
+ours=(env OMP_NUM_THREADS="$threads" "$repo_root/build/benchmarks")
+if [[ -n "${OUT:-}" ]]; then out="$OUT"; : >"$out"; else out="$(mktemp)"; trap 'rm -f "$out"' EXIT; fi
+
+run_torch() {
+  if [[ $1 == mix ]]; then "${py[@]}" mix --k 5 --mix-impl fused; else "${py[@]}" "$1"; fi |
+    sed "s/^/torch $round /" >>"$out"
+}
+run_ours() {
+  if [[ $1 == mix ]]; then "${ours[@]}/lora_step" mix --k 5; else "${ours[@]}/lora_step" "$1"; fi 2>/dev/null |
+    sed "s/^/everlora $round /" >>"$out"
+}
+for ((round = 1; round <= rounds; ++round)); do
+  echo "round $round/$rounds" >&2
+  "${ours[@]}/core_gemm" 2>/dev/null | sed "s/^/gemm $round /" >>"$out"
+  for mode in train infer mix; do
+    if ((round % 2)); then run_torch "$mode"; run_ours "$mode"; else run_ours "$mode"; run_torch "$mode"; fi
   done
 done
+
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
-runs = {}
+runs, best_gemm = {}, {}
 for line in open(sys.argv[1]):
-    who, _, text = line.partition(" ")
+    who, rnd, text = line.split(" ", 2)
     rec = json.loads(text)
-    runs.setdefault((rec["mode"], who), []).append(rec)
-print("%-6s %14s %14s %8s %12s %12s %8s" % ("mode", "torch tok/s", "everlora tok/s", "ratio",
-                                          "torch RSS", "everlora RSS", "RSS"))
+    if who == "gemm":
+        if rec["case"] != "fma_peak":
+            best_gemm[rnd] = max(best_gemm.get(rnd, 0.0), rec["gflops"])
+        continue
+    runs.setdefault((rec["mode"], who), {})[rnd] = rec
+
+def spread(values):
+    return min(values), statistics.median(values), max(values)
+
+print("%-6s %22s %22s %20s %8s" % ("mode", "torch tokens/s", "everlora tokens/s",
+                                   "ratio min/med/max", "RSS"))
 for mode in ("train", "infer", "mix"):
     t, e = runs[(mode, "torch")], runs[(mode, "everlora")]
-    tt = statistics.median(r["tokens_per_s"] for r in t)
-    et = statistics.median(r["tokens_per_s"] for r in e)
-    tr = statistics.median(r["peak_rss_mb"] for r in t)
-    er = statistics.median(r["peak_rss_mb"] for r in e)
-    print("%-6s %14.0f %14.0f %7.2fx %10.0f MB %10.0f MB %7.2fx" % (mode, tt, et, et / tt, tr, er, er / tr))
-    print(json.dumps({"mode": mode, "k": e[0]["k"], "torch_tokens_per_s": tt, "everlora_tokens_per_s": et,
-                      "speed_ratio": et / tt, "torch_peak_rss_mb": tr, "everlora_peak_rss_mb": er,
-                      "rss_ratio": er / tr, "rounds": len(e)}))
+    paired = sorted(set(t) & set(e))
+    ratios = [e[r]["tokens_per_s"] / t[r]["tokens_per_s"] for r in paired]
+    rss = [e[r]["peak_rss_mb"] / t[r]["peak_rss_mb"] for r in paired]
+    tt = spread([t[r]["tokens_per_s"] for r in paired])
+    et = spread([e[r]["tokens_per_s"] for r in paired])
+    print("%-6s %6.0f/%6.0f/%6.0f   %6.0f/%6.0f/%6.0f   %5.2f/%5.2f/%5.2fx %7.2fx" %
+          (mode, *tt, *et, *spread(ratios), statistics.median(rss)))
+    record = {"mode": mode, "k": e[paired[0]]["k"], "rounds": len(paired),
+              "torch_tokens_per_s": tt, "everlora_tokens_per_s": et, "speed_ratio": spread(ratios),
+              "torch_peak_rss_mb": statistics.median(t[r]["peak_rss_mb"] for r in paired),
+              "everlora_peak_rss_mb": statistics.median(e[r]["peak_rss_mb"] for r in paired),
+              "rss_ratio": statistics.median(rss)}
+    if mode == "train":
+        of_gemm = [e[r]["gflops_achieved"] / best_gemm[r] for r in paired if r in best_gemm]
+        record["train_gflops_of_best_gemm"] = spread(of_gemm)
+        print("       train GFLOP/s over the round's best core_gemm rate: %.0f%%/%.0f%%/%.0f%%"
+              % tuple(100 * v for v in spread(of_gemm)))
+    print(json.dumps(record))
 PY

@@ -20,6 +20,40 @@ TEMPLATE_TEST_CASE("matmul variants agree with a hand-computed product", "[core]
   CHECK(matmul_tn(at, b).to_vector() == std::vector<T>{58, 64, 139, 154});
 }
 
+TEST_CASE("float gemm equals a double product on every layout and on row panels", "[core][ops][gemm]") {
+  // Sizes large enough that the float back end splits C into row panels (m = 533 is no multiple
+  // of the 16-row panel), plus a skinny rank-8 product; strided operands and beta = 0.5 and 0.
+  Rng rng(5);
+  struct Case { Index m, n, k; };
+  for (const Case c : {Case{533, 96, 70}, Case{300, 8, 64}, Case{8, 200, 300}}) {
+    for (int layout = 0; layout < 4; ++layout) {
+      const bool ta = layout & 1, tb = layout & 2;
+      const Index lda = (ta ? c.m : c.k) + 3, ldb = (tb ? c.k : c.n) + 5, ldc = c.n + 2;
+      const Index a_rows = ta ? c.k : c.m, b_rows = tb ? c.n : c.k;
+      const auto a = Tensor<float>::normal({a_rows, lda}, rng, 0, 1).to_vector();
+      const auto b = Tensor<float>::normal({b_rows, ldb}, rng, 0, 1).to_vector();
+      for (const float beta : {0.0f, 0.5f}) {
+        std::vector<float> out = Tensor<float>::normal({c.m, ldc}, rng, 0, 1).to_vector();
+        const std::vector<float> before = out;
+        detail::gemm(ta, tb, c.m, c.n, c.k, 1.5f, a.data(), lda, b.data(), ldb, beta, out.data(), ldc);
+        double worst = 0;
+        for (Index i = 0; i < c.m; ++i) {
+          for (Index j = 0; j < c.n; ++j) {
+            double sum = 0;
+            for (Index p = 0; p < c.k; ++p)
+              sum += double(ta ? a[p * lda + i] : a[i * lda + p]) * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            const double expected = 1.5 * sum + double(beta) * before[i * ldc + j];
+            worst = std::max(worst, std::abs(expected - out[i * ldc + j]));
+          }
+          for (Index j = c.n; j < ldc; ++j) CHECK(out[i * ldc + j] == before[i * ldc + j]);  // padding untouched
+        }
+        INFO("m " << c.m << " n " << c.n << " k " << c.k << " layout " << layout << " beta " << beta);
+        CHECK(worst < 1e-3);
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("softmax and cross-entropy stay finite for huge logits", "[core][ops]", float, double) {
   using T = TestType;
   auto z = Tensor<T>::from_vector({1, 3}, {T(1000), T(0), T(-1000)});

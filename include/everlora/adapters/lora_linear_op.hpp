@@ -29,7 +29,7 @@ Tensor<T> base_linear_output(const Tensor<T>& x, const Tensor<T>& weight, const 
   out_shape[-1] = out;
   Tensor<T> y = Tensor<T>::empty(out_shape);
   gemm(false, true, n, out, in, T(1), x.data(), in, weight.data(), in, T(0), y.data(), out);
-  if (bias.defined()) y.matrix().rowwise() += bias.vec().transpose();
+  if (bias.defined()) add_to_rows(y.data(), n, out, bias.data());
   return y;
 }
 

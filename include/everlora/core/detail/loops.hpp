@@ -68,6 +68,15 @@ void add_row_sums(const T* x, Index rows, Index cols, T* out) {
   sum_middle_axis(x, rows, cols, 1, out, true);
 }
 
+/// y[r, c] += v[c] for y [rows, cols]: a bias added to every row, in parallel chunks of rows.
+template <class T>
+void add_to_rows(T* y, Index rows, Index cols, const T* v) {
+  const ConstVecMap<T> row_vector(v, cols);
+  parallel_for(rows, std::max<Index>(1, 16384 / std::max<Index>(1, cols)), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) VecMap<T>(y + r * cols, cols) += row_vector;
+  });
+}
+
 /// Elementwise loop over n items in parallel chunks: body(i) for each i.
 template <class Body>
 void for_each_index(Index n, Body&& body) {
