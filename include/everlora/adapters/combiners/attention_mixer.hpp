@@ -77,14 +77,8 @@ class AttentionMixer : public Combiner<T> {
     const Tensor<T> xa = reshape(in.x_adapter, {n, features});
     const Tensor<T> q = matmul_nt(x, wq_);  // [N, d_a]
     std::vector<Tensor<T>> scores;
-    const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
-    for (std::size_t e = 0; e < in.experts.size(); ++e) {
-      LoraExpert<T>& expert = in.experts[e];
-      const Tensor<T> key = in.expert_outputs  // [N, d_a]
-                                ? matmul(reshape((*in.expert_outputs)[e], {n, wk_.dim(0)}), wk_)
-                                : matmul(matmul_nt(xa, expert.a()), matmul_tn(expert.b(), wk_)) * expert.scale();
-      scores.push_back(sum(q * key, 1, true) * inv_sqrt_d);
-    }
+    if (in.experts.size() > 0)
+      scores.push_back(in.expert_outputs ? output_scores(q, *in.expert_outputs) : stacked_scores(q, xa, in.experts));
     if (config_.null_expert) scores.push_back(Tensor<T>::zeros({n, 1}));
     const Tensor<T> u = concat(scores, 1);
     Tensor<T> g = config_.gate == GateFunction::sigmoid   ? sigmoid(u)
@@ -128,6 +122,41 @@ class AttentionMixer : public Combiner<T> {
         stats_.below_threshold += static_cast<double>(p[r * k + e]) < kSparseGate ? 1 : 0;
       }
     stats_.rows += rows;
+  }
+
+  /// u [N, K] from the rank-r activations of every expert at once (a fixed number of ops, whatever
+  /// K): U = x̃·A_stackᵀ [N, R] and P = B_catᵀ·Wk [R, d_a] (R = Σ r_e), so k_e·q = s_e·U_e·(P_e·q)
+  /// and u = (U ⊙ q·Pᵀ)·M, where M [R, K] holds s_e/√d_a in expert e's block of rows.
+  Tensor<T> stacked_scores(const Tensor<T>& q, const Tensor<T>& xa, ExpertBank<T>& experts) const {
+    std::vector<Tensor<T>> a_parts, b_parts;
+    std::vector<Index> block_end;
+    Index total_rank = 0;
+    for (std::size_t e = 0; e < experts.size(); ++e) {
+      a_parts.push_back(experts[e].a());
+      b_parts.push_back(experts[e].b());
+      total_rank += experts[e].a().dim(0);
+      block_end.push_back(total_rank);
+    }
+    const Index k = static_cast<Index>(experts.size());
+    std::vector<T> block_scale(static_cast<std::size_t>(total_rank * k), T(0));
+    const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
+    for (Index e = 0, row = 0; e < k; ++e)
+      for (; row < block_end[static_cast<std::size_t>(e)]; ++row)
+        block_scale[static_cast<std::size_t>(row * k + e)] = experts[static_cast<std::size_t>(e)].scale() * inv_sqrt_d;
+    const Tensor<T> u_all = matmul_nt(xa, concat(a_parts, 0));                // U [N, R]
+    const Tensor<T> key_proj = matmul_tn(concat(b_parts, 1), wk_);            // P [R, d_a]
+    const Tensor<T> products = u_all * matmul_nt(q, key_proj);                // U ⊙ q·Pᵀ [N, R]
+    return matmul(products, Tensor<T>::from_vector({total_rank, k}, std::move(block_scale)));
+  }
+
+  /// u [N, K] from expert outputs a gate made the layer form: k_e = e_e·Wk.
+  Tensor<T> output_scores(const Tensor<T>& q, const std::vector<Tensor<T>>& outputs) const {
+    const Index n = q.dim(0);
+    const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
+    std::vector<Tensor<T>> scores;
+    for (const Tensor<T>& output : outputs)
+      scores.push_back(sum(q * matmul(reshape(output, {n, wk_.dim(0)}), wk_), 1, true) * inv_sqrt_d);
+    return concat(scores, 1);
   }
 
   AttentionMixerConfig config_;
