@@ -7,7 +7,8 @@
 # with the best GEMM rate of the same round. Installs PyTorch's packages if missing (Debian:
 # python3-torch, python3-numpy, libopenblas0-openmp). Not part of the test suite: it takes minutes.
 #   scripts/bench_vs_torch.sh [ROUNDS]      (default 5; THREADS=2 by default)
-# The JSON lines of every run are kept in $OUT (default: a temporary file, removed at exit).
+# The JSON lines of every run are kept in $OUT (default: a temporary file, removed at exit);
+# SVG=FILE also draws the medians of tokens/s, with min-max whiskers, as a bar chart.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 torch_ref="${TORCH_REF:-$repo_root/../shared/bench/torch_lora_ref.py}"
@@ -47,9 +48,9 @@ for ((round = 1; round <= rounds; ++round)); do
   done
 done
 
-/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" "${SVG:-}" <<'PY'
 import json, statistics, sys
-runs, best_gemm = {}, {}
+runs, best_gemm, bars = {}, {}, []
 for line in open(sys.argv[1]):
     who, rnd, text = line.split(" ", 2)
     rec = json.loads(text)
@@ -84,4 +85,38 @@ for mode in ("train", "infer", "mix"):
         print("       train GFLOP/s over the round's best core_gemm rate: %.0f%%/%.0f%%/%.0f%%"
               % tuple(100 * v for v in spread(of_gemm)))
     print(json.dumps(record))
+    bars.append((mode, tt, et, spread(ratios)))
+
+if sys.argv[2]:  # grouped bars: PyTorch and everlora per mode, whiskers from min to max
+    width, height, left, bottom, top = 560, 300, 60, 40, 30
+    peak = max(max(t[2], e[2]) for _, t, e, _ in bars) * 1.1
+    y = lambda v: height - bottom - (height - bottom - top) * v / peak
+    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="12">' % (width, height),
+           '<text x="%d" y="18" font-size="14">Reference LoRA workload, tokens/s (%d rounds, median, '
+           'min-max)</text>' % (left, len(paired))]
+    for tick in range(0, int(peak) + 1, 2000):
+        svg.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" '
+                   'text-anchor="end">%d</text>' % (left, width - 10, y(tick), y(tick), left - 6, y(tick) + 4, tick))
+    group = (width - left - 10) / len(bars)
+    for g, (mode, t, e, ratio) in enumerate(bars):
+        for b, (who, spread_, colour) in enumerate((("PyTorch", t, "#999999"), ("everlora", e, "#1f77b4"))):
+            x = left + g * group + 20 + b * 60
+            svg.append('<rect x="%.1f" y="%.1f" width="50" height="%.1f" fill="%s"/>' %
+                       (x, y(spread_[1]), y(0) - y(spread_[1]), colour))
+            svg.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="black"/>' %
+                       (x + 25, x + 25, y(spread_[0]), y(spread_[2])))
+            svg.append('<text x="%.1f" y="%.1f" text-anchor="middle">%.0f</text>' % (x + 25, y(spread_[2]) - 4, spread_[1]))
+        svg.append('<text x="%.1f" y="%d" text-anchor="middle">%s (%.2fx)</text>' %
+                   (left + g * group + 75, height - bottom + 18, "mix K=5" if mode == "mix" else mode,
+                    ratio[1]))
+    svg.append('<rect x="%d" y="30" width="12" height="12" fill="#999999"/><text x="%d" y="40">PyTorch</text>'
+               '<rect x="%d" y="48" width="12" height="12" fill="#1f77b4"/><text x="%d" y="58">everlora</text>'
+               % (width - 110, width - 94, width - 110, width - 94))
+    svg.append('</svg>')
+    tmp = sys.argv[2] + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(svg) + "\n")
+    import os
+    os.replace(tmp, sys.argv[2])
 PY
