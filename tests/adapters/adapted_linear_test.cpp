@@ -110,6 +110,41 @@ TEST_CASE("gradcheck: the fused op for x, A, B of two experts and the combiner w
                                                    {x, e1.a(), e1.b(), e2.a(), e2.b(), weights->w()}));
 }
 
+TEST_CASE("the fused op with the rank activations given equals it without, in values and gradients", "[adapters][gradcheck]") {
+  // AM-LoRA's mixer hands the op U = x̃·A_stackᵀ from its own graph; dX̃ and dA then flow through it.
+  Rng rng(8);
+  const auto x = everlora_test::random_input({6, 5}, rng), xa = everlora_test::random_input({6, 5}, rng);
+  const auto w = everlora_test::random_input({4, 5}, rng), bias = everlora_test::random_input({4}, rng);
+  const auto a1 = everlora_test::random_input({2, 5}, rng), a2 = everlora_test::random_input({3, 5}, rng);
+  const auto b1 = everlora_test::random_input({4, 2}, rng), b2 = everlora_test::random_input({4, 3}, rng);
+  const auto coef = everlora_test::random_input({6, 2}, rng);
+  const std::vector<double> scales{0.5, 2.0};
+  const auto fused = [&](const Inputs& in, bool given) {
+    const std::vector<Tensor<double>> as{in[2], in[3]}, bs{in[4], in[5]};
+    const Tensor<double> u = given ? matmul_nt(in[1], concat(as, 0)) : Tensor<double>();
+    return lora_linear(in[0], in[1], w, bias, as, bs, scales, in[6], u);
+  };
+  Inputs inputs{x, xa, a1, a2, b1, b2, coef};
+  EVERLORA_CHECK_GRADIENT(everlora_test::gradcheck([&](const Inputs& in) { return fused(in, true); }, inputs));
+  const auto values_and_gradients = [&](bool given) {
+    for (auto& t : inputs) t.zero_grad();
+    const Tensor<double> y = fused(inputs, given);
+    sum(y * y).backward();
+    std::vector<double> out = y.to_vector();
+    for (const auto& t : inputs) {
+      const auto g = t.grad().to_vector();
+      out.insert(out.end(), g.begin(), g.end());
+    }
+    return out;
+  };
+  const auto with_u = values_and_gradients(true), without = values_and_gradients(false);
+  REQUIRE(with_u.size() == without.size());
+  for (std::size_t i = 0; i < with_u.size(); ++i) CHECK(with_u[i] == Approx(without[i]).epsilon(1e-12));
+  const std::vector<Tensor<double>> as{a1, a2}, bs{b1, b2};
+  CHECK_THROWS_WITH(lora_linear(x, xa, w, bias, as, bs, scales, coef, Tensor<double>::zeros({6, 4})),
+                    Catch::Contains("rank activations [6, 4] are not [6, 5]"));
+}
+
 TEST_CASE("gradcheck: adapter dropout feeds the experts only", "[adapters][gradcheck]") {
   Rng rng(2);
   Linear<double> base(4, 3, false, rng);

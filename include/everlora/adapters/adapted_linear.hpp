@@ -73,7 +73,8 @@ class AdaptedLinear : public Linear<T> {
       bs.push_back((*bank_)[e].b());
       scales.push_back((*bank_)[e].scale());
     }
-    const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_});
+    Tensor<T> rank_activations;  // U = x̃·A_stackᵀ, if the combiner computed it
+    const Tensor<T> coef = combiner_->weights({x, x_adapter, *bank_, nullptr, &rank_activations});
     const Index rows = x.shape().rows();
     if (combiner_->per_example()) {
       // Every example weighs every expert (SAPT's softmax): the stacked op, one GEMM for all the
@@ -84,7 +85,7 @@ class AdaptedLinear : public Linear<T> {
       return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, repeat_rows(coef, rows / coef.dim(0)));
     }
     count_all_rows(rows);
-    return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef);
+    return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, rank_activations);
   }
 
   /// Rows of input each expert (by position in the bank) has run on since reset_expert_rows():

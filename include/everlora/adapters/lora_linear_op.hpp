@@ -6,6 +6,9 @@
 // formed. Backward, with G = dY·B_cat and Gs = G scaled like the forward (= ∂L/∂U):
 //   dX = dY·W0,  dX̃ = Gs·A_stack,  dA_e = Gs_eᵀ·x̃,  dB_e = dYᵀ·Uc_e,  dc_e = s_e·Σ_j G_ej ⊙ U_ej
 // and only for the tensors that require grad: a frozen W0 costs no weight-gradient GEMM.
+// A caller that already has U = x̃·A_stackᵀ in its graph (AM-LoRA's mixer scores the experts from
+// it) passes it as `rank_activations`: the op then skips that GEMM and hands Gs to U's own graph
+// (which gives dX̃ and dA) instead of computing dX̃ and dA itself.
 #ifndef EVERLORA_ADAPTERS_LORA_LINEAR_OP_HPP
 #define EVERLORA_ADAPTERS_LORA_LINEAR_OP_HPP
 
@@ -89,12 +92,13 @@ void scale_blocks(T* m, Index n, Index total_rank, const std::vector<Index>& off
 
 }  // namespace detail
 
-/// See the file comment. `bias` and `coef` may be undefined; `x_adapter` may be `x` itself.
+/// See the file comment. `bias`, `coef` and `rank_activations` may be undefined; `x_adapter` may
+/// be `x` itself.
 template <class T>
 Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tensor<T>& weight,
                       const Tensor<T>& bias, const std::vector<Tensor<T>>& a,
                       const std::vector<Tensor<T>>& b, const std::vector<T>& scales,
-                      const Tensor<T>& coef) {
+                      const Tensor<T>& coef, const Tensor<T>& rank_activations = Tensor<T>()) {
   const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
   const Index k = static_cast<Index>(a.size());
   const std::vector<Index> offsets = detail::check_adapted_inputs("lora_linear", x, x_adapter, weight, bias, a, b, scales);
@@ -102,6 +106,10 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
     detail::fail_adapted_inputs("lora_linear", x, weight, "combiner weights " + coef.shape().str() + " are not [" +
                                                                std::to_string(n) + ", " + std::to_string(k) + "]");
   const Index total = offsets.back();
+  const bool given_u = rank_activations.defined();
+  if (given_u && rank_activations.shape() != Shape{n, total})
+    detail::fail_adapted_inputs("lora_linear", x, weight, "rank activations " + rank_activations.shape().str() +
+                                                               " are not [" + std::to_string(n) + ", " + std::to_string(total) + "]");
 
   Tensor<T> y = detail::base_linear_output(x, weight, bias);
   // Stacked A [R, in], concatenated B [out, R], U = x̃·A_stackᵀ and the scaled Uc [N, R].
@@ -117,20 +125,22 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
       std::copy_n(ae.data(), r * in, a_stack->data() + off * in);
       for (Index o = 0; o < out; ++o) std::copy_n(be.data() + o * r, r, b_cat->data() + o * total + off);
     }
-    detail::gemm(false, true, n, total, in, T(1), x_adapter.data(), in, a_stack->data(), in, T(0), u->data(), total);
+    if (given_u) std::copy_n(rank_activations.data(), n * total, u->data());
+    else detail::gemm(false, true, n, total, in, T(1), x_adapter.data(), in, a_stack->data(), in, T(0), u->data(), total);
     uc->vec() = u->vec();
     detail::scale_blocks(uc->data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);
     detail::gemm(false, true, n, out, total, T(1), uc->data(), total, b_cat->data(), total, T(1), y.data(), out);
   }
 
-  std::vector<Tensor<T>> inputs{x, x_adapter, weight};
+  // With U given, y depends on x̃ and the A's only through U.
+  std::vector<Tensor<T>> inputs{x, weight, given_u ? rank_activations : x_adapter};
   if (bias.defined()) inputs.push_back(bias);
-  inputs.insert(inputs.end(), a.begin(), a.end());
+  if (!given_u) inputs.insert(inputs.end(), a.begin(), a.end());
   inputs.insert(inputs.end(), b.begin(), b.end());
   if (coef.defined()) inputs.push_back(coef);
   if (detail::needs_grad(inputs))
     detail::record(y, "lora_linear", inputs,
-                   [x, x_adapter, weight, bias, a, b, scales, coef, offsets, a_stack, b_cat, u, uc, n, in, out, k, total](const T* dy) {
+                   [x, x_adapter, weight, bias, a, b, scales, coef, rank_activations, offsets, a_stack, b_cat, u, uc, n, in, out, k, total](const T* dy) {
                      detail::base_linear_backward(dy, x, weight, bias);
                      if (k == 0) return;
                      // G = dY·B_cat [N, R]; dc from G ⊙ U before G is scaled into Gs = ∂L/∂U.
@@ -146,12 +156,16 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
                                                     .dot(detail::ConstVecMap<T>(u->data() + row * total + begin, len));
                            }
                      detail::scale_blocks(g.data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);
-                     if (T* gxa = detail::grad_ptr(x_adapter))
+                     if (rank_activations.defined()) {  // U's own graph turns Gs into dX̃ and dA
+                       if (T* gu = detail::grad_ptr(rank_activations)) detail::VecMap<T>(gu, n * total) += g.vec();
+                     } else if (T* gxa = detail::grad_ptr(x_adapter)) {
                        detail::gemm(false, false, n, in, total, T(1), g.data(), total, a_stack->data(), in, T(1), gxa, in);
+                     }
                      for (Index e = 0; e < k; ++e) {
                        const Index off = offsets[static_cast<std::size_t>(e)], r = a[static_cast<std::size_t>(e)].dim(0);
-                       if (T* ga = detail::grad_ptr(a[static_cast<std::size_t>(e)]))
-                         detail::gemm(true, false, r, in, n, T(1), g.data() + off, total, x_adapter.data(), in, T(1), ga, in);
+                       if (!rank_activations.defined())
+                         if (T* ga = detail::grad_ptr(a[static_cast<std::size_t>(e)]))
+                           detail::gemm(true, false, r, in, n, T(1), g.data() + off, total, x_adapter.data(), in, T(1), ga, in);
                        if (T* gb = detail::grad_ptr(b[static_cast<std::size_t>(e)]))
                          detail::gemm(true, false, out, r, n, T(1), dy, out, uc->data() + off, total, T(1), gb, r);
                      }

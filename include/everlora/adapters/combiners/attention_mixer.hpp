@@ -78,7 +78,7 @@ class AttentionMixer : public Combiner<T> {
     const Tensor<T> q = matmul_nt(x, wq_);  // [N, d_a]
     std::vector<Tensor<T>> scores;
     if (in.experts.size() > 0)
-      scores.push_back(in.expert_outputs ? output_scores(q, *in.expert_outputs) : stacked_scores(q, xa, in.experts));
+      scores.push_back(in.expert_outputs ? output_scores(q, *in.expert_outputs) : stacked_scores(q, xa, in.experts, in.rank_activations));
     if (config_.null_expert) scores.push_back(Tensor<T>::zeros({n, 1}));
     const Tensor<T> u = concat(scores, 1);
     Tensor<T> g = config_.gate == GateFunction::sigmoid   ? sigmoid(u)
@@ -126,8 +126,10 @@ class AttentionMixer : public Combiner<T> {
 
   /// u [N, K] from the rank-r activations of every expert at once (a fixed number of ops, whatever
   /// K): U = x̃·A_stackᵀ [N, R] and P = B_catᵀ·Wk [R, d_a] (R = Σ r_e), so k_e·q = s_e·U_e·(P_e·q)
-  /// and u = (U ⊙ q·Pᵀ)·M, where M [R, K] holds s_e/√d_a in expert e's block of rows.
-  Tensor<T> stacked_scores(const Tensor<T>& q, const Tensor<T>& xa, ExpertBank<T>& experts) const {
+  /// and u = (U ⊙ q·Pᵀ)·M, where M [R, K] holds s_e/√d_a in expert e's block of rows. U is left in
+  /// `rank_activations` (if not null) for the layer's fused op.
+  Tensor<T> stacked_scores(const Tensor<T>& q, const Tensor<T>& xa, ExpertBank<T>& experts,
+                           Tensor<T>* rank_activations) const {
     std::vector<Tensor<T>> a_parts, b_parts;
     std::vector<Index> block_end;
     Index total_rank = 0;
@@ -146,6 +148,7 @@ class AttentionMixer : public Combiner<T> {
     const Tensor<T> u_all = matmul_nt(xa, concat(a_parts, 0));                // U [N, R]
     const Tensor<T> key_proj = matmul_tn(concat(b_parts, 1), wk_);            // P [R, d_a]
     const Tensor<T> products = u_all * matmul_nt(q, key_proj);                // U ⊙ q·Pᵀ [N, R]
+    if (rank_activations) *rank_activations = u_all;
     return matmul(products, Tensor<T>::from_vector({total_rank, k}, std::move(block_scale)));
   }
 

@@ -24,6 +24,9 @@ struct CombinerInput {
   /// The experts' outputs e_e = s_e·x̃·gate(ΔW_e)ᵀ [.., out] when the layer formed them (a gate
   /// other than Identity), else null: then e_e = s_e·(x̃·A_eᵀ)·B_eᵀ.
   const std::vector<Tensor<T>>* expert_outputs = nullptr;
+  /// Where a combiner that computes U = x̃·A_stackᵀ [rows, Σ r_e] (the experts' rank activations,
+  /// in bank order) may leave it, so the layer reuses it instead of computing it again; or null.
+  Tensor<T>* rank_activations = nullptr;
 };
 
 template <class T>
