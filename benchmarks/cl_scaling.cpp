@@ -8,8 +8,10 @@
 //   sapt             SharedAttentionRouter with K keys, one weight vector per example
 //   moa              training: the newest expert alone (forced); inference: top-1 per example
 // train = forward + cross-entropy + backward + AdamW over what trains at task K; infer = forward.
-// One JSON line per (method, K, mode); a table of tokens/s and the slope per added expert
-// (cost(K_max) / cost(1) − 1) / (K_max − 1) on stderr; --svg FILE writes throughput against K.
+// One JSON line per (method, K, mode); a table of tokens/s and the slope per added expert on
+// stderr: the least-squares line cost(K) = a + b·K through every K measured, b / (a + b), the
+// growth per expert as a share of the single-expert cost (a fit, so no single noisy point decides
+// it); --svg FILE writes throughput against K.
 //   build/benchmarks/cl_scaling [--k-max K] [--methods a,b] [--svg FILE] [--quick] [--repeats N]
 #include <algorithm>
 #include <cstdio>
@@ -27,6 +29,21 @@
 namespace {
 
 using namespace everlora;
+
+/// b / (a + b) for the least-squares line cost = a + b·K (0 with fewer than two K).
+double slope_per_expert(const std::vector<Index>& ks, const std::vector<double>& costs) {
+  const double n = double(ks.size());
+  if (ks.size() < 2) return 0.0;
+  double mean_k = 0, mean_cost = 0;
+  for (std::size_t i = 0; i < ks.size(); ++i) mean_k += double(ks[i]) / n, mean_cost += costs[i] / n;
+  double covariance = 0, variance = 0;
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    covariance += (double(ks[i]) - mean_k) * (costs[i] - mean_cost);
+    variance += (double(ks[i]) - mean_k) * (double(ks[i]) - mean_k);
+  }
+  const double b = covariance / variance, a = mean_cost - b * mean_k;
+  return b / (a + b);
+}
 
 const std::vector<std::string> kMethods = {"inc_lora", "inc_lora_merged", "am_lora", "sapt", "moa"};
 
@@ -146,10 +163,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, " %9.0f", double(w.tokens()) / s);
         relative.push_back(100.0 * s1 / s);
       }
-      const Timing &first = timings[method].front(), &last = timings[method].back();
-      const double slope = ks.size() > 1 ? ((train ? last.train_s / first.train_s : last.infer_s / first.infer_s) - 1) /
-                                               double(ks.back() - 1)
-                                         : 0.0;
+      std::vector<double> costs;
+      for (const Timing& t : timings[method]) costs.push_back(train ? t.train_s : t.infer_s);
+      const double slope = slope_per_expert(ks, costs);
       std::fprintf(stderr, "  %+10.2f%%\n", 100.0 * slope);
       bench::emit({{"bench", "cl_scaling"}, {"method", method}, {"mode", mode}, {"k_max", ks.back()},
                    {"slope_per_expert", slope}, {"threads", num_threads()}});
