@@ -12,6 +12,7 @@
 #ifndef EVERLORA_ADAPTERS_LORA_LINEAR_OP_HPP
 #define EVERLORA_ADAPTERS_LORA_LINEAR_OP_HPP
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -148,13 +149,15 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
                      detail::gemm(false, false, n, total, out, T(1), dy, out, b_cat->data(), total, T(0), g.data(), total);
                      if (coef.defined())
                        if (T* gc = detail::grad_ptr(coef))
-                         for (Index row = 0; row < n; ++row)
-                           for (Index e = 0; e < k; ++e) {
-                             const Index begin = offsets[static_cast<std::size_t>(e)], len = offsets[static_cast<std::size_t>(e) + 1] - begin;
-                             gc[row * k + e] += scales[static_cast<std::size_t>(e)] *
-                                                detail::ConstVecMap<T>(g.data() + row * total + begin, len)
-                                                    .dot(detail::ConstVecMap<T>(u->data() + row * total + begin, len));
-                           }
+                         parallel_for(n, std::max<Index>(1, 4096 / total), [&](Index first, Index last) {
+                           for (Index row = first; row < last; ++row)
+                             for (Index e = 0; e < k; ++e) {
+                               const Index begin = offsets[static_cast<std::size_t>(e)], len = offsets[static_cast<std::size_t>(e) + 1] - begin;
+                               gc[row * k + e] += scales[static_cast<std::size_t>(e)] *
+                                                  detail::ConstVecMap<T>(g.data() + row * total + begin, len)
+                                                      .dot(detail::ConstVecMap<T>(u->data() + row * total + begin, len));
+                             }
+                         });
                      detail::scale_blocks(g.data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);
                      if (rank_activations.defined()) {  // U's own graph turns Gs into dX̃ and dA
                        if (T* gu = detail::grad_ptr(rank_activations)) detail::VecMap<T>(gu, n * total) += g.vec();
