@@ -7,8 +7,9 @@
 //    option EVERLORA_USE_BLAS does both): float and double products go to cblas_?gemm.
 //  - oneDNN (define EVERLORA_USE_ONEDNN and link libdnnl, its OpenMP build; the CMake option
 //    EVERLORA_USE_ONEDNN does both): float products go to dnnl_sgemm, which picks its AVX-512
-//    kernels from the CPU's features and is 1.6-2x OpenBLAS 0.3.21 on the reference workload's
-//    products and 3-5x on the rank-8 ones (docs/performance.md). Double products keep CBLAS or
+//    kernels from the CPU's features: 1.6-2x OpenBLAS 0.3.21's AVX2 kernels (which
+//    OPENBLAS_CORETYPE=Haswell forces) on the reference workload's products, and 2-4x any other
+//    back end on the rank-8 ones (docs/performance.md). Double products keep CBLAS or
 //    Eigen. oneDNN may split a skinny product over k, and large products are split into row
 //    panels, so a float product can round differently on another thread count; a fixed thread
 //    count gives the same bits on every run.
