@@ -113,22 +113,22 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
                                                                " are not [" + std::to_string(n) + ", " + std::to_string(total) + "]");
 
   Tensor<T> y = detail::base_linear_output(x, weight, bias);
-  // Stacked A [R, in], concatenated B [out, R], U = x̃·A_stackᵀ and the scaled Uc [N, R].
-  auto a_stack = std::make_shared<detail::Buffer<T>>(total * in);
+  // Stacked A [R, in] (not needed when U is given), concatenated B [out, R], U = x̃·A_stackᵀ and
+  // the scaled Uc [N, R].
+  auto a_stack = std::make_shared<detail::Buffer<T>>(given_u ? 0 : total * in);
   auto b_cat = std::make_shared<detail::Buffer<T>>(out * total);
-  auto u = std::make_shared<detail::Buffer<T>>(n * total);
+  Tensor<T> u = given_u ? rank_activations : Tensor<T>::empty(Shape{n, total});
   auto uc = std::make_shared<detail::Buffer<T>>(n * total);
   if (k > 0) {
     for (Index e = 0; e < k; ++e) {
       const auto& ae = a[static_cast<std::size_t>(e)];
       const auto& be = b[static_cast<std::size_t>(e)];
       const Index off = offsets[static_cast<std::size_t>(e)], r = ae.dim(0);
-      std::copy_n(ae.data(), r * in, a_stack->data() + off * in);
+      if (!given_u) std::copy_n(ae.data(), r * in, a_stack->data() + off * in);
       for (Index o = 0; o < out; ++o) std::copy_n(be.data() + o * r, r, b_cat->data() + o * total + off);
     }
-    if (given_u) std::copy_n(rank_activations.data(), n * total, u->data());
-    else detail::gemm(false, true, n, total, in, T(1), x_adapter.data(), in, a_stack->data(), in, T(0), u->data(), total);
-    uc->vec() = u->vec();
+    if (!given_u) detail::gemm(false, true, n, total, in, T(1), x_adapter.data(), in, a_stack->data(), in, T(0), u.data(), total);
+    std::copy_n(u.data(), n * total, uc->data());
     detail::scale_blocks(uc->data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);
     detail::gemm(false, true, n, out, total, T(1), uc->data(), total, b_cat->data(), total, T(1), y.data(), out);
   }
@@ -155,7 +155,7 @@ Tensor<T> lora_linear(const Tensor<T>& x, const Tensor<T>& x_adapter, const Tens
                                const Index begin = offsets[static_cast<std::size_t>(e)], len = offsets[static_cast<std::size_t>(e) + 1] - begin;
                                gc[row * k + e] += scales[static_cast<std::size_t>(e)] *
                                                   detail::ConstVecMap<T>(g.data() + row * total + begin, len)
-                                                      .dot(detail::ConstVecMap<T>(u->data() + row * total + begin, len));
+                                                      .dot(detail::ConstVecMap<T>(u.data() + row * total + begin, len));
                              }
                          });
                      detail::scale_blocks(g.data(), n, total, offsets, scales, coef.defined() ? coef.data() : nullptr);

@@ -124,6 +124,9 @@ class AttentionMixer : public Combiner<T> {
     stats_.rows += rows;
   }
 
+  /// 1/√d_a, the scale of every score.
+  T inv_sqrt_d() const { return T(1) / std::sqrt(static_cast<T>(config_.attention_dim)); }
+
   /// u [N, K] from the rank-r activations of every expert at once (a fixed number of ops, whatever
   /// K): U = x̃·A_stackᵀ [N, R] and P = B_catᵀ·Wk [R, d_a] (R = Σ r_e), so k_e·q = s_e·U_e·(P_e·q)
   /// and u = (U ⊙ q·Pᵀ)·M, where M [R, K] holds s_e/√d_a in expert e's block of rows. U is left in
@@ -141,10 +144,9 @@ class AttentionMixer : public Combiner<T> {
     }
     const Index k = static_cast<Index>(experts.size());
     std::vector<T> block_scale(static_cast<std::size_t>(total_rank * k), T(0));
-    const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
     for (Index e = 0, row = 0; e < k; ++e)
       for (; row < block_end[static_cast<std::size_t>(e)]; ++row)
-        block_scale[static_cast<std::size_t>(row * k + e)] = experts[static_cast<std::size_t>(e)].scale() * inv_sqrt_d;
+        block_scale[static_cast<std::size_t>(row * k + e)] = experts[static_cast<std::size_t>(e)].scale() * inv_sqrt_d();
     const Tensor<T> u_all = matmul_nt(xa, concat(a_parts, 0));                // U [N, R]
     const Tensor<T> key_proj = matmul_tn(concat(b_parts, 1), wk_);            // P [R, d_a]
     const Tensor<T> products = u_all * matmul_nt(q, key_proj);                // U ⊙ q·Pᵀ [N, R]
@@ -155,10 +157,9 @@ class AttentionMixer : public Combiner<T> {
   /// u [N, K] from expert outputs a gate made the layer form: k_e = e_e·Wk.
   Tensor<T> output_scores(const Tensor<T>& q, const std::vector<Tensor<T>>& outputs) const {
     const Index n = q.dim(0);
-    const T inv_sqrt_d = T(1) / std::sqrt(static_cast<T>(config_.attention_dim));
     std::vector<Tensor<T>> scores;
     for (const Tensor<T>& output : outputs)
-      scores.push_back(sum(q * matmul(reshape(output, {n, wk_.dim(0)}), wk_), 1, true) * inv_sqrt_d);
+      scores.push_back(sum(q * matmul(reshape(output, {n, wk_.dim(0)}), wk_), 1, true) * inv_sqrt_d());
     return concat(scores, 1);
   }
 

@@ -59,6 +59,7 @@ inline const char* gemm_backend() {
 }
 
 #ifdef EVERLORA_USE_ONEDNN
+/// dnnl_sgemm (row-major, BLAS arguments); Error(shape) naming the product if oneDNN refuses it.
 inline void dnnl_sgemm_checked(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha,
                                const float* a, Index lda, const float* b, Index ldb, float beta,
                                float* c, Index ldc) {
@@ -74,7 +75,7 @@ inline void dnnl_sgemm_checked(bool trans_a, bool trans_b, Index m, Index n, Ind
 /// dnnl_sgemm, with the rows of C split into one panel per thread when C is large. oneDNN's own
 /// split of a [1024, 512 or 2048] product over two threads reaches only 1.2-1.8x its one-thread
 /// rate; a panel per thread, each a one-thread dnnl_sgemm (oneDNN runs on one thread inside a
-/// parallel region), reaches 1.75-1.85x. Skinny products (the rank-8 ones) stay with oneDNN's split.
+/// parallel region), reaches 1.75-1.9x. Skinny products (the rank-8 ones) stay with oneDNN's split.
 inline void onednn_sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, float alpha,
                          const float* a, Index lda, const float* b, Index ldb, float beta, float* c,
                          Index ldc) {
@@ -83,9 +84,9 @@ inline void onednn_sgemm(bool trans_a, bool trans_b, Index m, Index n, Index k, 
     dnnl_sgemm_checked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+  // On one thread, or inside a parallel region, parallel_for makes one call over all the rows.
   const Index panels = (m + panel_rows - 1) / panel_rows;
-  parallel_for(  // one call over all rows on one thread or inside a parallel region
-panels, min_rows_per_thread / panel_rows, [&](Index first, Index last) {
+  parallel_for(panels, min_rows_per_thread / panel_rows, [&](Index first, Index last) {
     const Index row = first * panel_rows, rows = std::min(m, last * panel_rows) - row;
     const float* a_rows = trans_a ? a + row : a + row * lda;  // op(A)'s rows are A's columns
     dnnl_sgemm_checked(trans_a, trans_b, rows, n, k, alpha, a_rows, lda, b, ldb, beta,
