@@ -1,7 +1,7 @@
 // everlora — ELLA (METHODS.md, baselines): IncLoRA plus a penalty on the new update where the past
 // updates are large, so tasks write to different weights:
 //   λ · (1/L) Σ_layers ‖ΔW_t ⊙ W_past‖²_F,   ΔW_t = s·B_t A_t,   W_past = Σ_{j<t} s·B_j A_j
-// W_past is a constant of the task, computed once in before_task. λ = 100 is our default (ELLA's
+// W_past is a constant of the task, computed at its first step. λ = 100 is our default (ELLA's
 // scale depends on the model; see docs/methods/baselines.md).
 #ifndef EVERLORA_CONTINUAL_ELLA_HPP
 #define EVERLORA_CONTINUAL_ELLA_HPP
@@ -57,15 +57,20 @@ class Ella : public IncLora<T> {
   void before_task(Workload<T>& workload, Index t) override {
     IncLora<T>::before_task(workload, t);
     current_ = task_expert_name(t);
-    past_ = t == 0 ? std::vector<Tensor<T>>{} : ella_past_updates(workload.model(), current_);
+    first_task_ = t == 0;
+    past_.clear();
   }
+  /// W_past is computed at the task's first step, once a wrapper has settled the frozen experts
+  /// (I-LoRA gives them their slow values), so it holds the past updates the model computes with.
   Tensor<T> extra_loss(Workload<T>& workload, const std::vector<ExampleRef>&) override {
-    if (past_.empty()) return {};
+    if (first_task_) return {};
+    if (past_.empty()) past_ = ella_past_updates(workload.model(), current_);
     return ella_penalty(workload.model(), current_, past_) * static_cast<T>(this->options_.ella_lambda);
   }
 
  private:
   std::string current_;
+  bool first_task_ = true;
   std::vector<Tensor<T>> past_;
 };
 

@@ -127,6 +127,21 @@ class ILora : public Strategy<T> {
     buffer_.offer(batch);
   }
   void after_task(Workload<T>& workload, Index t) override { inner_->after_task(workload, t); }
+  void replay_after_task(Workload<T>& workload, Index t) override { inner_->replay_after_task(workload, t); }
+  void save_state(StrategyState<T>& out) const override {
+    StrategyState<T> inner;
+    inner_->save_state(inner);
+    out.nest("inner", std::move(inner));
+    out.fields["buffer"] = replay_buffer_json(buffer_);
+    for (auto& [name, slow] : slow_.state()) out.tensors.emplace("slow/" + name, slow);
+  }
+  void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
+    inner_->load_state(workload, in.nested("inner"));
+    restore_replay_buffer(buffer_, in.field("buffer"));
+    StateDict<T> slow;
+    for (const std::string& name : slow_.names()) slow.emplace(name, in.tensor("slow/" + name));
+    slow_.load_state(slow);
+  }
 
   std::vector<std::string> extra_views() const override { return {kFastView}; }
   /// The main view is the slow learner; "fast learner" the trained parameters.

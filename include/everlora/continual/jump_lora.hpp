@@ -78,6 +78,7 @@ class JumpLora : public Strategy<T> {
       }
       gate->add_expert(current_).mix = T(0);
     }
+    mix_ = 0.0;
   }
 
   void before_steps(Workload<T>& workload, Index t, Index steps) override {
@@ -97,8 +98,7 @@ class JumpLora : public Strategy<T> {
       reset_thresholds(workload.model());
       reset_done_ = true;
     }
-    const T a = static_cast<T>(jump_schedule(next, steps_));
-    for (auto& [path, layer] : adapted_layers(workload.model())) gate_of(*layer).threshold(current_).mix = a;
+    set_mix(workload.model(), jump_schedule(next, steps_));
   }
 
   void after_task(Workload<T>& workload, Index t) override {
@@ -108,9 +108,7 @@ class JumpLora : public Strategy<T> {
       for (auto& [path, layer] : layers) masks_.layers.push_back(path);
     std::vector<std::vector<bool>> kept;
     for (auto& [path, layer] : layers) {
-      JumpThreshold<T>& th = gate_of(*layer).threshold(current_);
-      th.mix = T(1);
-      th.log_threshold().requires_grad_(false);
+      freeze_threshold(*layer);
       NoGrad no_graph;
       const auto& names = layer->experts().names();
       const auto e = static_cast<std::size_t>(std::find(names.begin(), names.end(), current_) - names.begin());
@@ -123,10 +121,63 @@ class JumpLora : public Strategy<T> {
     masks_.kept.push_back(std::move(kept));
   }
 
+  /// The expert's threshold frozen and, with merging, the expert gone (W0 is loaded with it in).
+  void replay_after_task(Workload<T>& workload, Index t) override {
+    inner_->replay_after_task(workload, t);
+    for (auto& [path, layer] : adapted_layers(workload.model())) {
+      freeze_threshold(*layer);
+      if (merge_) layer->experts().remove(current_);
+    }
+  }
+  void save_state(StrategyState<T>& out) const override {
+    StrategyState<T> inner;
+    inner_->save_state(inner);
+    out.nest("inner", std::move(inner));
+    out.fields["steps"] = steps_;
+    out.fields["reset_done"] = reset_done_;
+    out.fields["mix"] = mix_;
+    out.fields["mask_layers"] = masks_.layers;
+    out.fields["mask_tasks"] = masks_.kept.size();
+    for (std::size_t t = 0; t < masks_.kept.size(); ++t)
+      for (std::size_t l = 0; l < masks_.kept[t].size(); ++l) {
+        const auto& mask = masks_.kept[t][l];
+        Tensor<T> bits = Tensor<T>::zeros({static_cast<Index>(mask.size())});
+        for (std::size_t i = 0; i < mask.size(); ++i) bits[static_cast<Index>(i)] = mask[i] ? T(1) : T(0);
+        out.tensors.emplace("mask/" + std::to_string(t) + "/" + std::to_string(l), bits);
+      }
+  }
+  void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
+    inner_->load_state(workload, in.nested("inner"));
+    steps_ = in.template get<Index>("steps");
+    reset_done_ = in.template get<bool>("reset_done");
+    set_mix(workload.model(), in.template get<double>("mix"));
+    masks_.layers = in.template get<std::vector<std::string>>("mask_layers");
+    masks_.kept.assign(in.template get<std::size_t>("mask_tasks"), {});
+    for (std::size_t t = 0; t < masks_.kept.size(); ++t)
+      for (std::size_t l = 0; l < masks_.layers.size(); ++l) {
+        const Tensor<T>& bits = in.tensor("mask/" + std::to_string(t) + "/" + std::to_string(l));
+        std::vector<bool> mask(static_cast<std::size_t>(bits.numel()));
+        for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = bits[static_cast<Index>(i)] != T(0);
+        masks_.kept[t].push_back(std::move(mask));
+      }
+  }
+
   const JumpMasks& masks() const { return masks_; }
   Strategy<T>& inner() { return *inner_; }
 
  private:
+  /// The current expert's threshold: fully gated (a = 1) and no longer learning.
+  void freeze_threshold(AdaptedLinear<T>& layer) {
+    JumpThreshold<T>& th = gate_of(layer).threshold(current_);
+    th.mix = T(1);
+    th.log_threshold().requires_grad_(false);
+  }
+  /// a of the current expert in every layer.
+  void set_mix(Module<T>& model, double a) {
+    mix_ = a;
+    for (auto& [path, layer] : adapted_layers(model)) gate_of(*layer).threshold(current_).mix = static_cast<T>(a);
+  }
+
   static JumpReLU<T>& gate_of(AdaptedLinear<T>& layer) {
     auto* gate = dynamic_cast<JumpReLU<T>*>(&layer.gate());
     if (!gate) throw Error(ErrorKind::config, "JumpLora: an adapted layer lost its JumpReLU gate");
@@ -149,6 +200,7 @@ class JumpLora : public Strategy<T> {
   std::string current_;
   Index steps_ = 0;
   bool reset_done_ = false;
+  double mix_ = 0.0;  ///< a of the current expert
   JumpMasks masks_;
 };
 

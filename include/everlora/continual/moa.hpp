@@ -62,6 +62,19 @@ class Moa : public Strategy<T> {
     fit_router();
   }
 
+  void replay_after_task(Workload<T>&, Index) override { router_->release(); }
+  void save_state(StrategyState<T>& out) const override {
+    for (std::size_t d = 0; d < buffer_.size(); ++d) out.tensors.emplace("buffer/" + std::to_string(d), buffer_[d]);
+    out.fields["domains"] = buffer_.size();
+    out.fields["fit_accuracy"] = fit_accuracy_;
+  }
+  void load_state(Workload<T>&, const StrategyState<T>& in) override {
+    buffer_.clear();
+    const auto domains = in.template get<std::size_t>("domains");
+    for (std::size_t d = 0; d < domains; ++d) buffer_.push_back(in.tensor("buffer/" + std::to_string(d)));
+    fit_accuracy_ = in.template get<double>("fit_accuracy");
+  }
+
   /// Refits the router on the whole buffer (stage 2); returns its accuracy on the buffer (%).
   double fit_router() {
     const MoaConfig& c = this->options_.moa;

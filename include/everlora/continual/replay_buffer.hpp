@@ -54,6 +54,20 @@ class ReplayBuffer {
   bool empty() const { return items_.empty(); }
   /// Examples offered so far.
   long seen() const { return seen_; }
+  /// The generator's state (with items() and seen(), all a checkpoint needs).
+  std::uint64_t rng_state() const { return rng_.state(); }
+
+  /// Puts back a state read from a checkpoint. Throws Error(format) when it cannot be this
+  /// buffer's: more items than the capacity, or fewer offers than items.
+  void restore(std::vector<ExampleRef> items, long seen, std::uint64_t rng_state) {
+    if (static_cast<Index>(items.size()) > capacity_ || seen < static_cast<long>(items.size()))
+      throw Error(ErrorKind::format, "ReplayBuffer: a saved state of " + std::to_string(items.size()) + " items after " +
+                                         std::to_string(seen) + " offers does not fit a buffer of capacity " +
+                                         std::to_string(capacity_));
+    items_ = std::move(items);
+    seen_ = seen;
+    rng_.set_state(rng_state);
+  }
 
  private:
   Index capacity_;

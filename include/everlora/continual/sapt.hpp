@@ -128,6 +128,16 @@ class Sapt : public Strategy<T> {
     }
   }
 
+  void save_state(StrategyState<T>& out) const override {
+    out.fields["targets"] = targets_;
+    for (std::size_t j = 0; j < pseudo_.size(); ++j) out.tensors.emplace("pseudo/" + std::to_string(j), pseudo_[j]);
+  }
+  void load_state(Workload<T>&, const StrategyState<T>& in) override {
+    targets_ = in.template get<std::vector<std::vector<double>>>("targets");
+    pseudo_.clear();
+    for (std::size_t j = 0; j < targets_.size(); ++j) pseudo_.push_back(in.tensor("pseudo/" + std::to_string(j)));
+  }
+
   SharedAttentionRouter<T>* router() const { return router_.get(); }
   /// Training prompts of task 1 that fit the standardisation (when SaptConfig::standardize).
   static constexpr Index kStandardizeSample = 256;

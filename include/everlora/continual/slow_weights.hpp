@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "everlora/core/error.hpp"
+#include "everlora/core/state_dict.hpp"
 #include "everlora/nn/module.hpp"
 
 namespace everlora {
@@ -79,6 +80,27 @@ class SlowWeights {
     return out;
   }
   double decay() const { return decay_; }
+
+  /// Parameter path → its slow copy (sharing storage), for checkpoints.
+  StateDict<T> state() const {
+    if (swapped_) throw Error(ErrorKind::config, "SlowWeights::state while the slow values are swapped in");
+    StateDict<T> out;
+    for (const Entry& e : entries_) out.emplace(e.name, e.slow);
+    return out;
+  }
+  /// Copies saved slow values into every followed parameter's slow copy. Throws Error(format)
+  /// naming a followed parameter that `saved` lacks, Error(shape) on a shape mismatch.
+  void load_state(const StateDict<T>& saved) {
+    if (swapped_) throw Error(ErrorKind::config, "SlowWeights::load_state while the slow values are swapped in");
+    for (Entry& e : entries_) {
+      const auto it = saved.find(e.name);
+      if (it == saved.end()) throw Error(ErrorKind::format, "SlowWeights: no saved slow copy of '" + e.name + "'");
+      if (it->second.shape() != e.slow.shape())
+        throw Error(ErrorKind::shape, "SlowWeights: the saved slow copy of '" + e.name + "' is " + it->second.shape().str() +
+                                          ", the parameter " + e.slow.shape().str());
+      e.slow.vec() = it->second.vec();
+    }
+  }
 
  private:
   struct Entry {

@@ -8,6 +8,9 @@
 //   scoring: begin_scoring(w, "") → R row;  for each of extra_views(): begin_scoring(w, view) →
 //            that view's R row;  end_scoring(w)   (also once before the first task: R[0])
 // and trains task t on the union of training_tasks(t) (just t, except for MTL).
+// Run checkpoints (continual/run_checkpoint.hpp): save_state keeps what the model's parameters do
+// not hold. To resume, the trainer rebuilds the model's structure by calling before_task and
+// replay_after_task for every finished task, then loads the parameters and calls load_state.
 // Strategies reach the model only through its adapted layers (adapters/attach.hpp).
 #ifndef EVERLORA_CONTINUAL_STRATEGY_HPP
 #define EVERLORA_CONTINUAL_STRATEGY_HPP
@@ -22,6 +25,7 @@
 #include "everlora/adapters/combiners/example_router.hpp"
 #include "everlora/adapters/gates.hpp"
 #include "everlora/adapters/lora_config.hpp"
+#include "everlora/continual/strategy_state.hpp"
 #include "everlora/continual/workload.hpp"
 
 namespace everlora {
@@ -107,6 +111,16 @@ class Strategy {
   virtual void begin_scoring(Workload<T>& /*workload*/, const std::string& /*view*/) {}
   /// Returns the model to its training state after scoring.
   virtual void end_scoring(Workload<T>& /*workload*/) {}
+
+  // ---- run checkpoints --------------------------------------------------------------------------
+  /// What after_task(w, t) changes in the model's structure (experts removed, parameters frozen),
+  /// without the work that only sets values: on resume the trainer calls it, after before_task(w,
+  /// t), for every finished task t, and the saved values are loaded afterwards.
+  virtual void replay_after_task(Workload<T>& /*workload*/, Index /*t*/) {}
+  /// The method's state that the model's parameters do not hold.
+  virtual void save_state(StrategyState<T>& /*out*/) const {}
+  /// Restores save_state's output, after the model's structure is rebuilt and its parameters loaded.
+  virtual void load_state(Workload<T>& /*workload*/, const StrategyState<T>& /*in*/) {}
 
   const StrategyOptions& options() const { return options_; }
 

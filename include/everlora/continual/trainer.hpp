@@ -6,16 +6,22 @@
 // (and the same rows of one more R per extra view of the strategy, e.g. I-LoRA's fast learner).
 // Each task gets a fresh AdamW over the parameters trainable at that task, with a warm-up +
 // cosine schedule. Batches cycle through the task's examples in a seeded order, reshuffled
-// every epoch. Training time excludes the evaluations.
+// every epoch. Training time excludes the evaluations and checkpoint writes.
+// With a checkpoint folder the whole run's state is written after R[0], after every task and every
+// `checkpoint_every` steps (continual/run_checkpoint.hpp); `resume` continues from it and ends with
+// the R an uninterrupted run gives (same seed and thread count). A non-finite loss stops the run
+// with Error(value) naming the task and step, before it reaches the parameters.
 #ifndef EVERLORA_CONTINUAL_TRAINER_HPP
 #define EVERLORA_CONTINUAL_TRAINER_HPP
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "everlora/continual/run_checkpoint.hpp"
 #include "everlora/continual/strategy.hpp"
 #include "everlora/continual/workload.hpp"
 #include "everlora/data/prompt.hpp"
@@ -39,7 +45,17 @@ struct TrainerOptions {
   std::uint64_t seed = 1;         ///< batch order
   Split eval_split = Split::test;
   ProgressMode progress = ProgressMode::automatic;  ///< per-task bars on stderr
+  std::string checkpoint_dir;  ///< "": no checkpoints; else the run's checkpoint folder (see above)
+  Index checkpoint_every = 0;  ///< also every this many steps within a task (0: after tasks only)
+  bool resume = false;         ///< continue from the checkpoint in checkpoint_dir
 };
+
+/// The options that decide a run's result, as a checkpoint records them (not progress or folders).
+inline nlohmann::json trainer_options_json(const TrainerOptions& o) {
+  return {{"steps_per_task", o.steps_per_task}, {"epochs", o.epochs}, {"batch_size", o.batch_size}, {"lr", o.lr},
+          {"weight_decay", o.weight_decay}, {"warmup_fraction", o.warmup_fraction}, {"clip_norm", o.clip_norm},
+          {"seed", o.seed}, {"eval_split", static_cast<int>(o.eval_split)}};
+}
 
 struct ContinualResult {
   AccuracyMatrix r;  ///< the strategy's main view
@@ -60,6 +76,8 @@ inline void check_trainer_options(const TrainerOptions& o) {
   need(o.lr > 0, "lr must be > 0, got " + std::to_string(o.lr));
   need(o.warmup_fraction >= 0 && o.warmup_fraction < 1, "warmup_fraction must be in [0, 1)");
   need(o.clip_norm >= 0, "clip_norm must be >= 0");
+  need(o.checkpoint_every >= 0, "checkpoint_every must be >= 0, got " + std::to_string(o.checkpoint_every));
+  need(!o.resume || !o.checkpoint_dir.empty(), "resume needs a checkpoint_dir");
 }
 
 /// Batches of `batch_size` examples cycling through `pool` in a seeded order, a new order each epoch.
@@ -80,6 +98,18 @@ class BatchCycler {
       batch.push_back(pool_[static_cast<std::size_t>(order_[cursor_++])]);
     }
     return batch;
+  }
+  /// Where the cycle stands: the epoch and the next position in its order.
+  Index epoch() const { return epoch_; }
+  std::size_t cursor() const { return cursor_; }
+  /// Puts the cycle where epoch() and cursor() said it was; Error(format) if it cannot be there.
+  void seek(Index epoch, std::size_t cursor) {
+    if (epoch < 0 || cursor > pool_.size())
+      throw Error(ErrorKind::format, "trainer: a saved batch position (epoch " + std::to_string(epoch) + ", cursor " +
+                                         std::to_string(cursor) + ") does not fit a pool of " + std::to_string(pool_.size()) + " examples");
+    epoch_ = epoch;
+    reshuffle();
+    cursor_ = cursor;
   }
 
  private:
@@ -107,11 +137,146 @@ void score_all(Workload<T>& workload, Strategy<T>& strategy, ContinualResult& re
   strategy.end_scoring(workload);
 }
 
+/// Where a run stands between two steps: `step` of task `task`'s `steps` steps are done (step 0 of
+/// task t: tasks before t are finished), with the task's loss tail and batch cycle so far.
+struct RunPosition {
+  Index task = 0, step = 0, steps = 0;
+  double tail_loss = 0;
+  Index tail_steps = 0;
+  Index epoch = 0;
+  std::size_t cursor = 0;
+};
+
+/// R's rows as JSON, null for the entries not scored yet.
+inline nlohmann::json matrix_json(const AccuracyMatrix& r) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : r.rows()) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (double v : row) cells.push_back(std::isnan(v) ? nlohmann::json() : nlohmann::json(v));
+    rows.push_back(std::move(cells));
+  }
+  return rows;
+}
+inline void restore_matrix(AccuracyMatrix& r, const nlohmann::json& rows) {
+  for (Index row = 0; row <= r.tasks(); ++row)
+    for (Index j = 0; j < r.tasks(); ++j) {
+      const auto& cell = rows.at(static_cast<std::size_t>(row)).at(static_cast<std::size_t>(j));
+      if (!cell.is_null()) r.set(row, j, cell.get<double>());
+    }
+}
+
+/// Writes and reads one run's checkpoints (a no-op without a checkpoint folder).
+template <class T>
+class RunCheckpointer {
+ public:
+  RunCheckpointer(const TrainerOptions& options, Workload<T>& workload, Strategy<T>& strategy)
+      : dir_(options.checkpoint_dir), every_(options.checkpoint_every), workload_(workload), strategy_(strategy) {
+    if (dir_.empty()) return;
+    if (!options.resume && has_run_checkpoint(dir_))
+      throw Error(ErrorKind::config, "'" + dir_ + "' already holds a run checkpoint: resume it or choose another folder");
+    fingerprint_ = model_fingerprint(workload.model());  // the base, before any task adapts it
+    std::vector<std::string> tasks;
+    for (Index t = 0; t < workload.num_tasks(); ++t) tasks.push_back(workload.task_name(t));
+    config_ = {{"method", strategy.name()}, {"tasks", tasks}, {"value_type", sizeof(T) == 4 ? "f32" : "f64"},
+               {"trainer", trainer_options_json(options)}, {"strategy", strategy_options_json(strategy.options())}};
+  }
+  const std::string& dir() const { return dir_; }
+  /// Whether a checkpoint is due after `done` of `steps` steps (the task's end has its own).
+  bool due(Index done, Index steps) const { return !dir_.empty() && every_ > 0 && done % every_ == 0 && done < steps; }
+
+  void save(const RunPosition& at, const ContinualResult& result, const Optimizer<T>* optimizer) {
+    if (dir_.empty()) return;
+    nlohmann::json views = nlohmann::json::object();
+    for (const auto& [view, r] : result.views) views[view] = matrix_json(r);
+    StrategyState<T> state;
+    strategy_.save_state(state);
+    nlohmann::json manifest = {
+        {"base_fingerprint", fingerprint_}, {"config", config_}, {"threads", num_threads()},
+        {"position", {{"task", at.task}, {"step", at.step}, {"steps", at.steps}}},
+        {"task_progress", {{"tail_loss", at.tail_loss}, {"tail_steps", at.tail_steps}, {"epoch", at.epoch}, {"cursor", at.cursor}}},
+        {"result", {{"r", matrix_json(result.r)}, {"views", views}, {"train_seconds", result.train_seconds}, {"final_loss", result.final_loss}}},
+        {"generators", module_generators(workload_.model())}, {"strategy", state.fields}};
+    StateDict<T> tensors;
+    for (const auto& [name, p] : workload_.model().named_parameters()) tensors.emplace("model/" + name, p);
+    if (optimizer)
+      for (auto& [key, t] : optimizer->state_dict()) tensors.emplace("optimizer/" + key, t);
+    for (auto& [key, t] : state.tensors) tensors.emplace("strategy/" + key, t);
+    write_run_checkpoint(dir_, std::move(manifest), tensors);
+  }
+
+  /// Reads the checkpoint, checks that it belongs to this run (base fingerprint and config), puts
+  /// its R so far into `result` and returns its position.
+  RunPosition open(ContinualResult& result) {
+    loaded_ = read_run_checkpoint<T>(dir_);
+    const nlohmann::json& m = loaded_.manifest;
+    if (m["base_fingerprint"] != fingerprint_)
+      throw Error(ErrorKind::config, "the checkpoint in '" + dir_ + "' was written for another base model (fingerprint " +
+                                         m["base_fingerprint"].get<std::string>() + ", this model's is " + fingerprint_ + ")");
+    check_same_run(m["config"], config_, dir_);
+    return read_manifest([&] {
+      const auto& saved = m.at("result");
+      restore_matrix(result.r, saved.at("r"));
+      for (auto& [view, r] : result.views) restore_matrix(r, saved.at("views").at(view));
+      result.train_seconds = saved.at("train_seconds").get<double>();
+      result.final_loss = saved.at("final_loss").get<std::vector<double>>();
+      const auto& p = m.at("task_progress");
+      return RunPosition{m["position"]["task"].get<Index>(), m["position"]["step"].get<Index>(), m["position"]["steps"].get<Index>(),
+                         p.at("tail_loss").get<double>(), p.at("tail_steps").get<Index>(), p.at("epoch").get<Index>(),
+                         p.at("cursor").get<std::size_t>()};
+    });
+  }
+
+  /// Loads the opened checkpoint's parameters, generators, strategy state and (mid-task) optimizer
+  /// state into a model whose structure the trainer has rebuilt.
+  void restore(Optimizer<T>* optimizer) {
+    workload_.model().load_state_dict(tensors_under(loaded_.tensors, "model/"));
+    read_manifest([&] {
+      restore_module_generators(workload_.model(), loaded_.manifest.at("generators"));
+      StrategyState<T> state;
+      state.tensors = tensors_under(loaded_.tensors, "strategy/");
+      state.fields = loaded_.manifest.at("strategy");
+      strategy_.load_state(workload_, state);
+      return 0;
+    });
+    if (optimizer) optimizer->load_state_dict(tensors_under(loaded_.tensors, "optimizer/"));
+    loaded_ = {};
+  }
+
+ private:
+  /// `read()`, with the JSON library's errors as Error(format) naming the manifest.
+  template <class Read>
+  auto read_manifest(Read&& read) {
+    try {
+      return read();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::format, "run checkpoint '" + dir_ + "/" + kRunManifestFile + "': " + e.what());
+    }
+  }
+
+  std::string dir_;
+  Index every_;
+  Workload<T>& workload_;
+  Strategy<T>& strategy_;
+  std::string fingerprint_;
+  nlohmann::json config_;
+  RunCheckpoint<T> loaded_;
+};
+
+/// The error a non-finite loss stops the run with.
+template <class T>
+Error non_finite_loss(double value, const Workload<T>& workload, Index task, Index step, Index steps, const std::string& dir) {
+  return Error(ErrorKind::value, "task " + std::to_string(task + 1) + " ('" + workload.task_name(task) + "'), step " +
+                                     std::to_string(step + 1) + " of " + std::to_string(steps) + ": the loss is " +
+                                     detail::format_number(value) + "; stopped before the update" +
+                                     (dir.empty() ? std::string() : "; the last checkpoint in '" + dir + "' is intact"));
+}
+
 }  // namespace detail
 
 /// Runs every task of `workload` through `strategy`; see the file comment. `on_task_end(t)`, if
 /// given, runs after task t is scored, with the model in the strategy's main view (to keep a
-/// checkpoint of what was scored, e.g. for the connectivity probe).
+/// checkpoint of what was scored, e.g. for the connectivity probe); a resumed run calls it only for
+/// the tasks it trains itself.
 template <class T>
 ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, const TrainerOptions& options,
                                 const std::function<void(Index)>& on_task_end = {}) {
@@ -119,9 +284,21 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
   const Index tasks = workload.num_tasks();
   ContinualResult result{AccuracyMatrix(tasks), {}, 0.0, {}};
   for (const std::string& view : strategy.extra_views()) result.views.emplace_back(view, AccuracyMatrix(tasks));
-  detail::score_all(workload, strategy, result, 0, options.eval_split);
+  detail::RunCheckpointer<T> checkpoints(options, workload, strategy);
+  detail::RunPosition resume_at;
+  if (options.resume) {
+    resume_at = checkpoints.open(result);
+    for (Index t = 0; t < resume_at.task; ++t) {  // the structure of the finished tasks, then their values
+      strategy.before_task(workload, t);
+      strategy.replay_after_task(workload, t);
+    }
+    if (resume_at.step == 0) checkpoints.restore(nullptr);
+  } else {
+    detail::score_all(workload, strategy, result, 0, options.eval_split);
+    checkpoints.save({}, result, nullptr);
+  }
 
-  for (Index t = 0; t < tasks; ++t) {
+  for (Index t = resume_at.task; t < tasks; ++t) {
     strategy.before_task(workload, t);
     std::vector<ExampleRef> pool;
     for (Index task : strategy.training_tasks(t))
@@ -137,36 +314,53 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     adam.weight_decay = options.weight_decay;
     AdamW<T> optimizer(workload.model().trainable_parameters(), adam);
     const WarmupCosine schedule(options.lr, static_cast<long>(options.warmup_fraction * static_cast<double>(steps)), steps);
+    detail::RunPosition at{t, 0, steps};
+    if (options.resume && t == resume_at.task && resume_at.step > 0) {
+      if (resume_at.steps != steps)
+        throw Error(ErrorKind::format, "the checkpoint in '" + checkpoints.dir() + "' is at step " + std::to_string(resume_at.step) + " of " +
+                                           std::to_string(resume_at.steps) + " of task " + std::to_string(t + 1) + ", which has " +
+                                           std::to_string(steps) + " steps here");
+      checkpoints.restore(&optimizer);
+      at = resume_at;
+      batches.seek(at.epoch, at.cursor);
+    }
 
     ProgressOptions bar;
     bar.mode = options.progress;
     bar.unit = "step";
-    Progress progress(steps, strategy.name() + " " + workload.task_name(t), bar);
-    double tail_loss = 0;
-    Index tail_steps = 0;
+    Progress progress(steps - at.step, strategy.name() + " " + workload.task_name(t) + (at.step > 0 ? " from step " + std::to_string(at.step) : ""), bar);
     Timer timer;
     workload.model().train(true);
-    for (Index step = 0; step < steps; ++step) {
+    for (Index step = at.step; step < steps; ++step) {
       const std::vector<ExampleRef> batch = batches.next();
       optimizer.set_lr(schedule(static_cast<long>(step)));
       Tensor<T> total = strategy.training_loss(workload, batch);
+      const double value = static_cast<double>(total.item());
+      if (!std::isfinite(value)) throw detail::non_finite_loss(value, workload, t, step, steps, checkpoints.dir());
       total.backward();
       if (options.clip_norm > 0) clip_grad_norm(optimizer.parameters(), options.clip_norm);
       optimizer.step();
       optimizer.zero_grad();
       strategy.after_step(workload, batch, static_cast<long>(step));
-      const double value = static_cast<double>(total.item());
       if (step >= steps - std::max<Index>(1, steps / 10)) {
-        tail_loss += value;
-        ++tail_steps;
+        at.tail_loss += value;
+        ++at.tail_steps;
       }
       char status[32];
       std::snprintf(status, sizeof status, "loss %.3f", value);
       progress.update(1, status);
+      at.step = step + 1;
+      if (checkpoints.due(at.step, steps)) {
+        result.train_seconds += timer.seconds();
+        at.epoch = batches.epoch();
+        at.cursor = batches.cursor();
+        checkpoints.save(at, result, &optimizer);
+        timer.reset();
+      }
     }
     result.train_seconds += timer.seconds();
     progress.finish();
-    result.final_loss.push_back(tail_loss / static_cast<double>(std::max<Index>(1, tail_steps)));
+    result.final_loss.push_back(at.tail_loss / static_cast<double>(std::max<Index>(1, at.tail_steps)));
     strategy.after_task(workload, t);
     detail::score_all(workload, strategy, result, t + 1, options.eval_split);
     if (on_task_end) {
@@ -174,6 +368,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       on_task_end(t);
       strategy.end_scoring(workload);
     }
+    checkpoints.save({t + 1, 0, 0}, result, nullptr);
   }
   return result;
 }

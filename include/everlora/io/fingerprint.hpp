@@ -1,0 +1,47 @@
+// everlora — fingerprints: a 64-bit FNV-1a hash of bytes, and of a model's parameters (names,
+// shapes and values), written as 16 hex digits. A run checkpoint records its base model's
+// fingerprint so that it is never resumed on another base (continual/run_checkpoint.hpp).
+#ifndef EVERLORA_IO_FINGERPRINT_HPP
+#define EVERLORA_IO_FINGERPRINT_HPP
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "everlora/nn/module.hpp"
+
+namespace everlora {
+
+/// FNV-1a, 64 bits: `hash` continued over `n` bytes at `data` (start from the default).
+inline std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t hash = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) hash = (hash ^ p[i]) * 0x100000001b3ULL;
+  return hash;
+}
+inline std::uint64_t fnv1a64(std::string_view bytes, std::uint64_t hash = 0xcbf29ce484222325ULL) {
+  return fnv1a64(bytes.data(), bytes.size(), hash);
+}
+
+/// `hash` as 16 lowercase hex digits.
+inline std::string hex64(std::uint64_t hash) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+/// The fingerprint of every parameter of `model`: its path, shape and value bytes, in order.
+template <class T>
+std::string model_fingerprint(const Module<T>& model) {
+  std::uint64_t hash = fnv1a64(std::string_view(sizeof(T) == 4 ? "f32" : "f64"));
+  for (const auto& [name, p] : model.named_parameters()) {
+    hash = fnv1a64(name, hash);
+    hash = fnv1a64(p.shape().str(), hash);
+    hash = fnv1a64(p.data(), static_cast<std::size_t>(p.numel()) * sizeof(T), hash);
+  }
+  return hex64(hash);
+}
+
+}  // namespace everlora
+
+#endif  // EVERLORA_IO_FINGERPRINT_HPP
