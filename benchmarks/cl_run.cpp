@@ -2,6 +2,7 @@
 // pinned metrics (AA, BWT, FWT, F.Ra, LA), results.json, CSV and SVG plots (BENCHMARKS.md).
 //   cl_run --benchmark textcl|domains|rotated-fmnist|<folder> --methods seq_lora,inc_lora
 //          [--seed N] [--out DIR] [--base CHECKPOINT] [--steps N | --epochs N] [--list] [--quick]
+//          [--checkpoint DIR [--checkpoint-every N] | --resume DIR]
 // The bundled text benchmarks are built into the cache folder on first use (from Debian's
 // packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp).
 #include <CLI/CLI.hpp>
@@ -48,6 +49,10 @@ struct Settings {
   Index router_steps = MoaConfig{}.router_steps;
   // The connectivity probe between the states after tasks K−1 and K (0: off).
   Index connectivity = 0, probe_limit = 50;
+  // Run checkpoints: one folder per method under `checkpoint` (empty: none).
+  std::string checkpoint;
+  Index checkpoint_every = 0;
+  bool resume = false;
 };
 
 /// The stream folder of a text benchmark: a bundled one (built into the cache if missing) or a
@@ -164,6 +169,12 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   trainer.batch_size = image ? 64 : s.batch;
   trainer.lr = d.lr;
   trainer.seed = s.seed;
+  if (!s.checkpoint.empty()) {
+    trainer.checkpoint_dir = s.checkpoint + "/" + method;
+    trainer.checkpoint_every = s.checkpoint_every;
+    trainer.resume = s.resume && has_run_checkpoint(trainer.checkpoint_dir);  // a method not reached yet starts afresh
+    if (trainer.resume) std::fprintf(stderr, "%s: resuming from %s\n", method.c_str(), trainer.checkpoint_dir.c_str());
+  }
   std::vector<ParameterState<float>> states;  // after each task, for the connectivity probe
   const auto keep_state = [&](Index) { states.push_back(capture_adapted_state(workload->model())); };
   const ContinualResult result = train_continual(*workload, *strategy, trainer,
@@ -319,10 +330,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--probe-limit", s.probe_limit, "text tasks: examples scored per task at each point of the probe")
       ->capture_default_str();
+  app.add_option("--checkpoint", s.checkpoint, "write each method's run checkpoint into DIR/<method> (after every task)");
+  app.add_option("--checkpoint-every", s.checkpoint_every, "with --checkpoint: also every N steps within a task")
+      ->capture_default_str();
+  std::string resume_dir;
+  app.add_option("--resume", resume_dir, "continue a killed run from its --checkpoint DIR (same arguments otherwise)");
   app.add_flag("--list", list, "print the method names and exit");
   app.add_flag("--demo", s.demo, "the README's demo budget: a few minutes on 2 cores");
   app.add_flag("--quick", s.quick, "a tiny run in seconds (used by the test suite)");
   CLI11_PARSE(app, argc, argv);
+  if (!resume_dir.empty()) {
+    if (!s.checkpoint.empty() && s.checkpoint != resume_dir) {
+      std::fprintf(stderr, "cl_run: --resume %s and --checkpoint %s name different folders\n", resume_dir.c_str(), s.checkpoint.c_str());
+      return 1;
+    }
+    s.checkpoint = resume_dir, s.resume = true;
+  }
 
   if (list) {
     for (const auto& m : method_catalogue())
@@ -353,6 +376,8 @@ int main(int argc, char** argv) {
     parse_consistency_target(s.consistency_target);
     parse_pseudo_source(s.pseudo);
     parse_sequence_pool(s.sapt_pool);
+    if (s.connectivity > 0 && s.resume)
+      throw Error(ErrorKind::config, "--connectivity needs an uninterrupted run (checkpoints keep the last state, not one per task)");
     if (s.connectivity == 1 || s.connectivity < 0)
       throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": K must be 0 (off) or at least 2");
 
