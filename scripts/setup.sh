@@ -21,6 +21,8 @@ PACKAGES=(
   dict-foldoc     # textcl and domains: the Free On-line Dictionary of Computing
   dict-devil      # textcl and domains: The Devil's Dictionary
   dataset-fashion-mnist  # rotated-fmnist (/usr/share/datasets/fashion-mnist)
+  clang               # scripts/fuzz.sh: the fuzz targets build with clang++ (14 on Debian 12)
+  libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang 14
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then

@@ -71,8 +71,10 @@ struct NumberedExamples {
   std::vector<Index> lines;
 };
 
-inline NumberedExamples read_jsonl_numbered(const std::string& path, bool require_output) {
-  const std::string text = read_file(path);  // Error(io) naming the path
+/// The examples of the JSONL `text`, checked as read_jsonl documents; `path` names the text in
+/// messages ("<path>:<line>: <what>").
+inline NumberedExamples parse_jsonl_numbered(std::string_view text, const std::string& path,
+                                             bool require_output) {
   NumberedExamples out;
   Index line_no = 0;
   for (std::size_t begin = 0; begin < text.size();) {
@@ -119,6 +121,10 @@ inline NumberedExamples read_jsonl_numbered(const std::string& path, bool requir
   if (out.examples.empty())
     throw Error(ErrorKind::format, path + ": no examples (the file has no non-blank line)");
   return out;
+}
+
+inline NumberedExamples read_jsonl_numbered(const std::string& path, bool require_output) {
+  return parse_jsonl_numbered(read_file(path), path, require_output);  // Error(io) naming the path
 }
 
 }  // namespace detail

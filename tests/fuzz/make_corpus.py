@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/): small valid files
+and edge cases for each reader. Reruns give the same bytes; files named regression_* are kept
+(they hold minimized crashing inputs, added by hand).
+  python3 tests/fuzz/make_corpus.py
+"""
+import json
+import pathlib
+import struct
+
+HERE = pathlib.Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "fixtures"
+
+
+def image(header, data=b"", pad=True):
+    """A safetensors image of the JSON header text `header` (bytes) and the data buffer."""
+    if pad:
+        header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data
+
+
+def safetensors(entries, data=b"", metadata=None, pad=True):
+    """A safetensors image: entries is name -> (dtype, shape, (begin, end))."""
+    header = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, (dtype, shape, offsets) in entries.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": list(offsets)}
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    return image(text, data, pad)
+
+
+def safetensors_seeds():
+    f32 = struct.pack("<4f", 1.0, -2.5, 0.0, 3.25)
+    return {
+        "reference_fixture": (FIXTURES / "reference_fixture.safetensors").read_bytes(),
+        "peft_adapter_model": (FIXTURES / "peft_fixture" / "adapter_model.safetensors").read_bytes(),
+        "empty_header": safetensors({}),
+        "metadata_only": safetensors({}, metadata={"format": "pt"}),
+        "null_metadata": image(b'{"__metadata__":null}'),
+        "f32_2x2": safetensors({"w": ("F32", [2, 2], (0, 16))}, f32),
+        "f64_scalar": safetensors({"s": ("F64", [], (0, 8))}, struct.pack("<d", -0.125)),
+        "f16_bf16": safetensors({"h": ("F16", [2], (0, 4)), "b": ("BF16", [2], (4, 8))},
+                                struct.pack("<4H", 0x3C00, 0x7C01, 0x3F80, 0xFF81)),
+        "zero_size": safetensors({"z": ("F32", [0, 7], (0, 0))}),
+        "rank5": safetensors({"r": ("F32", [1, 1, 1, 1, 1], (0, 4))}, f32[:4]),
+        "unsupported_dtype": safetensors({"i": ("I32", [1], (0, 4))}, f32[:4]),
+        "sub_byte_dtype": safetensors({"q": ("F4", [2], (0, 1))}, b"\x12"),
+        "unpadded": safetensors({"w": ("F32", [1], (0, 4))}, f32[:4], pad=False),
+        "overlap": safetensors({"a": ("F32", [2], (0, 8)), "b": ("F32", [1], (4, 8))}, f32[:8]),
+        "huge_dims": safetensors({"z": ("F32", [0, 4294967296, 4294967296], (0, 0))}),
+    }
+
+
+def peft_seeds():
+    fixture = (FIXTURES / "peft_fixture" / "adapter_config.json").read_text()
+    minimal = {"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q", "v"]}
+    return {
+        "fixture": fixture,
+        "minimal": json.dumps(minimal),
+        "regex_targets": json.dumps({**minimal, "target_modules": r".*\.(q|v)_proj"}),
+        "gaussian_rslora": json.dumps({**minimal, "init_lora_weights": "gaussian", "use_rslora": True,
+                                       "lora_dropout": 0.05}),
+        "dora": json.dumps({**minimal, "use_dora": True}),
+        "rank_pattern": json.dumps({**minimal, "rank_pattern": {"q": 4}}),
+        "bad_regex": json.dumps({**minimal, "target_modules": "(q|v"}),
+        "all_linear": json.dumps({**minimal, "target_modules": "all-linear"}),
+        "not_lora": json.dumps({"peft_type": "IA3", "target_modules": ["q"]}),
+        "negative_r": json.dumps({**minimal, "r": -1}),
+        "not_object": "[1, 2, 3]",
+    }
+
+
+def jsonl_seeds():
+    def line(instruction, input_, output, **extra):
+        return json.dumps({"instruction": instruction, "input": input_, "output": output, **extra},
+                          ensure_ascii=False)
+    good = line("Name the topic", "A quote.", "science")
+    return {
+        "one_line": good + "\n",
+        "crlf_blank_lines": good + "\r\n\r\n  \n" + line("Say it", "x", "y") + "\r\n",
+        "no_final_newline": good,
+        "unicode_and_escapes": line("Übersetze", "naïve \u2713 \"q\" \\ \t", "ok \U0001F600") + "\n",
+        "extra_keys": line("i", "x", "y", id=7, tags=["a", {"b": None}]) + "\n",
+        "empty_output": line("i", "x", "") + "\n",
+        "missing_field": json.dumps({"instruction": "i", "input": "x"}) + "\n",
+        "not_string": json.dumps({"instruction": "i", "input": 3, "output": "y"}) + "\n",
+        "not_object": "[\"instruction\", \"input\", \"output\"]\n",
+        "invalid_utf8": b'{"instruction": "\xff", "input": "x", "output": "y"}\n',
+        "blank_only": " \n\t\n",
+    }
+
+
+def write(target, seeds):
+    folder = HERE / "corpus" / target
+    if folder.exists():
+        for f in folder.iterdir():
+            if not f.name.startswith("regression_"):
+                f.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in seeds.items():
+        data = content if isinstance(content, bytes) else content.encode()
+        assert len(data) <= 4096, name
+        (folder / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    write("fuzz_safetensors", safetensors_seeds())
+    write("fuzz_peft_config", peft_seeds())
+    write("fuzz_jsonl", jsonl_seeds())
