@@ -77,6 +77,15 @@ TEST_CASE("read_jsonl names the file and line of invalid JSON and of a line that
   require_line_error("\"just a string\"\n", 1, {"not a JSON object", "string"});
 }
 
+// Found by tests/fuzz/fuzz_jsonl: nlohmann throws out_of_range (not parse_error) for a number
+// beyond double's range, which escaped read_jsonl as a foreign exception.
+TEST_CASE("read_jsonl: a number beyond double's range is a format error naming the line",
+          "[data][jsonl][errors][fuzz]") {
+  require_line_error(" \t\n1e400\t\f", 2, {"invalid JSON", "number overflow", "1e400"});
+  require_line_error(kGood + "\n" + R"({"instruction": "a", "input": "b", "output": "c", "n": -1e400})",
+                     2, {"invalid JSON", "number overflow"});
+}
+
 TEST_CASE("read_jsonl names a missing field and a field that is not a string",
           "[data][jsonl][errors]") {
   require_line_error(R"({"instruction": "a", "output": "c"})", 1, {"missing field \"input\""});

@@ -95,7 +95,7 @@ inline NumberedExamples parse_jsonl_numbered(std::string_view text, const std::s
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
       throw Error(ErrorKind::format, where + "invalid JSON: " + e.what());
     }
     if (!j.is_object())
