@@ -318,6 +318,54 @@ TEST_CASE("load_peft_adapter names the file it cannot read or parse", "[io][peft
   require_error([&] { load_peft_adapter(*model, dir.path()); }, ErrorKind::io, {kPeftWeightsFile});
 }
 
+// Found by tests/fuzz/fuzz_peft_config: libstdc++'s regex compiler multiplied the digits of this
+// back-reference into a long until it overflowed (undefined behaviour).
+TEST_CASE("load_peft_adapter refuses a target regex holding a number too long for std::regex",
+          "[io][peft][errors][fuzz]") {
+  TempDir dir;
+  copy_fixture_adapter(dir.path());
+  everlora_test::write_plain(dir.file(kPeftConfigFile),
+                             R"({"peft_type": "LORA", "r": 8, "lopa_alpha": 16, "target_modules": )"
+                             R"("al0\\100000922337203685477580800000000l00-_modul"})");
+  require_error([&] { load_peft_adapter(*fixture_base(), dir.path()); }, ErrorKind::format,
+                {kPeftConfigFile, "'target_modules' is not supported", "more than 9 digits"});
+}
+
+// Found next to the fuzzer, beyond its 4 KB inputs: std::regex's recursive compiler and
+// nlohmann's recursive dump (used to quote values in messages) overflowed the stack.
+TEST_CASE("load_peft_adapter refuses a target regex too long or JSON nested too deep to handle",
+          "[io][peft][errors][fuzz]") {
+  TempDir dir;
+  copy_fixture_adapter(dir.path());
+  auto j = fixture_config();
+  j["target_modules"] = std::string(20000, 'q');
+  write_config(dir.path(), j);
+  require_error([&] { load_peft_adapter(*fixture_base(), dir.path()); }, ErrorKind::format,
+                {kPeftConfigFile, "'target_modules' is not supported", "20000 characters"});
+  j["target_modules"] = std::string(5000, '(') + "q" + std::string(5000, ')');
+  write_config(dir.path(), j);
+  require_error([&] { load_peft_adapter(*fixture_base(), dir.path()); }, ErrorKind::format,
+                {kPeftConfigFile, "10001 characters"});
+  everlora_test::write_plain(dir.file(kPeftConfigFile), R"({"peft_type": "LORA", "bias": )" +
+                                                            std::string(100000, '[') +
+                                                            std::string(100000, ']') + "}");
+  require_error([&] { load_peft_adapter(*fixture_base(), dir.path()); }, ErrorKind::format,
+                {kPeftConfigFile, "nests deeper than 64 levels"});
+}
+
+// Found next to the fuzzer: std::regex's default matcher backtracks, and had not finished after
+// 100 s on this pattern against one 15-character layer path.
+TEST_CASE("load_peft_adapter matches a backtracking-prone target regex in bounded time",
+          "[io][peft][errors][fuzz]") {
+  TempDir dir;
+  copy_fixture_adapter(dir.path());
+  auto j = fixture_config();
+  j["target_modules"] = "(.*.*)*x";
+  write_config(dir.path(), j);
+  require_error([&] { load_peft_adapter(*fixture_base(), dir.path()); }, ErrorKind::format,
+                {kPeftConfigFile, "match no Linear"});
+}
+
 TEST_CASE("load_peft_adapter into a layer that already has the expert copies or refuses", "[io][peft]") {
   auto model = fixture_base();
   attach(*model, lora({"q", "v", "fc1"}), "default");

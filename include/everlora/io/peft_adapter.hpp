@@ -49,6 +49,27 @@ inline std::string peft_join(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();
 }
 
+/// The longest target_modules regex read: std::regex compiles recursively, one level per term and
+/// group, and overflows the stack on patterns of some 10,000 characters.
+inline constexpr std::size_t kPeftMaxRegexLength = 2048;
+/// The most digits of a number in a target_modules regex: libstdc++ reads the counts of {n,m} and
+/// of back-references into a long without an overflow check.
+inline constexpr std::size_t kPeftMaxRegexDigits = 9;
+/// The deepest JSON nesting of an adapter_config.json read (PEFT's own go 3 levels deep): values are
+/// quoted in messages by nlohmann's dump, which recurses once per level.
+inline constexpr int kPeftMaxJsonDepth = 64;
+
+/// A target_modules regex, compiled as ECMAScript. libstdc++ gets its polynomial-time (Thompson
+/// NFA) matcher, which refuses back-references: its default backtracks, taking exponential time on
+/// patterns such as "(.*.*)*x".
+inline std::regex peft_regex(const std::string& pattern) {
+#if defined(__GLIBCXX__)
+  return std::regex(pattern, std::regex::ECMAScript | std::regex_constants::__polynomial);
+#else
+  return std::regex(pattern);
+#endif
+}
+
 /// PEFT's target rule on a (PEFT-named) module path: a list matches the path or a "." suffix of
 /// it; a string is a regular expression that must match the whole path (re.fullmatch).
 struct PeftTargets {
@@ -56,7 +77,7 @@ struct PeftTargets {
   std::optional<std::string> regex;
 
   bool matches(const std::string& path) const {
-    if (regex) return std::regex_match(path, std::regex(*regex));
+    if (regex) return std::regex_match(path, peft_regex(*regex));
     return matching(path) != nullptr;
   }
   const std::string* matching(const std::string& path) const {
@@ -103,9 +124,15 @@ struct PeftConfigFile {
 };
 
 inline PeftConfigFile parse_peft_config(const std::string& text, const std::string& file) {
+  const auto bounded_depth = [&file](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    using E = nlohmann::json::parse_event_t;
+    if ((event == E::object_start || event == E::array_start) && depth >= kPeftMaxJsonDepth)
+      peft_format_error(file, "the JSON nests deeper than " + std::to_string(kPeftMaxJsonDepth) + " levels");
+    return true;
+  };
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text, bounded_depth);
   } catch (const nlohmann::json::exception& e) {
     peft_format_error(file, std::string("not valid JSON: ") + e.what());
   }
@@ -166,12 +193,23 @@ inline PeftConfigFile parse_peft_config(const std::string& text, const std::stri
   const auto& t = j.at("target_modules");
   if (t.is_string()) {
     if (t == "all-linear") refuse("target_modules", "\"all-linear\"; list the layers");
-    out.targets.regex = t.get<std::string>();
+    const std::string& pattern = t.get_ref<const std::string&>();
+    if (pattern.size() > kPeftMaxRegexLength)
+      refuse("target_modules", "a regular expression of " + std::to_string(pattern.size()) +
+                                   " characters, over the " + std::to_string(kPeftMaxRegexLength) +
+                                   " everlora reads; list the layers");
+    std::size_t digits = 0;
+    for (char ch : pattern)
+      if ((digits = ch >= '0' && ch <= '9' ? digits + 1 : 0) > kPeftMaxRegexDigits)
+        refuse("target_modules", "a regular expression holding a number of more than " +
+                                     std::to_string(kPeftMaxRegexDigits) + " digits");
     try {
-      std::regex check(*out.targets.regex);
-    } catch (const std::regex_error&) {
-      peft_format_error(file, "'target_modules' " + t.dump() + " is not a valid regular expression");
+      peft_regex(pattern);
+    } catch (const std::regex_error& e) {
+      peft_format_error(file, "'target_modules' " + t.dump() + " is not a valid regular expression (" +
+                                  e.what() + ")");
     }
+    out.targets.regex = pattern;
   } else if (t.is_array() && !t.empty()) {
     for (const auto& v : t) {
       if (!v.is_string() || v.get<std::string>().empty())
