@@ -187,6 +187,19 @@ TEST_CASE("A rank above everlora's maximum names the tensor", "[io][safetensors]
                        {"tensor 'r5'", "rank 5", "maximum rank 4"});
 }
 
+// Found while writing tests/fuzz/fuzz_safetensors (which then reproduced it under UBSan): a zero
+// dimension makes the byte count 0 whatever the others are, but 2^32 * 2^31 overflowed
+// Shape::numel's signed product.
+TEST_CASE("A zero-size tensor whose other dimensions overflow everlora's index is a format error",
+          "[io][safetensors][errors][fuzz]") {
+  require_format_error(
+      st_image(R"({"z":{"dtype":"F32","shape":[4294967296,2147483648,0],"data_offsets":[0,0]}})", ""),
+      {"tensor 'z'", "non-zero dimensions", "index range"});
+  const auto file = from_safetensors_bytes<float>(
+      st_image("{" + entry("z", "F32", "0,4294967296,2147483647", "0,0") + "}", ""));
+  CHECK(file.tensors.at("z").shape() == Shape{0, 4294967296, 2147483647});
+}
+
 TEST_CASE("Reading a missing file is an io error naming it", "[io][safetensors][errors]") {
   TempDir dir;
   const std::string path = dir.file("absent.safetensors");

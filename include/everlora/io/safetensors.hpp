@@ -110,16 +110,29 @@ void write_safetensors(Sink&& sink, const std::string& header, const StateDict<T
   }
 }
 
-/// The everlora Shape of a validated entry, or an error if everlora cannot hold it.
+/// The everlora Shape of a validated entry, or an error if everlora cannot hold it. Besides each
+/// dimension, the product of the non-zero ones must fit an Index: a tensor with a zero dimension
+/// holds no bytes whatever the others are, but Shape::numel and strides multiply them all.
 inline Shape safetensors_shape(const SafetensorsEntry& e, const std::string& source) {
   if (e.shape.size() > static_cast<std::size_t>(Shape::kMaxRank))
     safetensors_error(source, e.name,
                       "rank " + std::to_string(e.shape.size()) +
                           " exceeds everlora's maximum rank " + std::to_string(Shape::kMaxRank));
+  constexpr auto kMaxIndex = static_cast<std::uint64_t>(std::numeric_limits<Index>::max());
   Shape shape;
+  std::uint64_t nonzero_product = 1;
   for (std::uint64_t d : e.shape) {
-    if (d > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))
+    if (d > kMaxIndex)
       safetensors_error(source, e.name, "dimension " + std::to_string(d) + " is too large");
+    if (d == 0) {
+      shape.push_back(0);
+      continue;
+    }
+    if (nonzero_product > kMaxIndex / d)
+      safetensors_error(source, e.name,
+                        "the product of its non-zero dimensions exceeds everlora's index range "
+                        "(2^63 - 1)");
+    nonzero_product *= d;
     shape.push_back(static_cast<Index>(d));
   }
   return shape;
