@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,7 @@ class AdaptedLinear : public Linear<T> {
     return sum;
   }
   void count_all_rows(Index rows) {
+    const std::lock_guard<std::mutex> lock(count_);  // inference may run from several threads
     expert_rows_.resize(std::max(expert_rows_.size(), bank_->size()), 0);
     for (std::size_t e = 0; e < bank_->size(); ++e) expert_rows_[e] += rows;
   }
@@ -164,6 +166,7 @@ class AdaptedLinear : public Linear<T> {
   double dropout_p_ = 0.0;
   Rng dropout_rng_;
   bool merged_ = false;
+  std::mutex count_;  ///< guards expert_rows_
   std::vector<Index> expert_rows_;
 };
 

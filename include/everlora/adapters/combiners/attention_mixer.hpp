@@ -12,6 +12,7 @@
 #define EVERLORA_ADAPTERS_COMBINERS_ATTENTION_MIXER_HPP
 
 #include <cmath>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -85,8 +86,11 @@ class AttentionMixer : public Combiner<T> {
                   : config_.gate == GateFunction::softmax ? softmax(u)
                                                           : sparsemax(u);
     if (config_.null_expert) g = slice(g, 1, 0, static_cast<Index>(in.experts.size()));
-    last_gates_ = g;
-    accumulate(g);
+    {
+      const std::lock_guard<std::mutex> lock(record_);  // inference may run from several threads
+      last_gates_ = g;
+      accumulate(g);
+    }
     return g;
   }
 
@@ -108,7 +112,7 @@ class AttentionMixer : public Combiner<T> {
   void reset_stats() { stats_ = GateStats{}; }
 
   /// The gates [N, experts] of the last forward pass (part of its graph while training), or
-  /// undefined before the first.
+  /// undefined before the first. Under concurrent inference: some thread's last pass.
   const Tensor<T>& last_gates() const { return last_gates_; }
 
  private:
@@ -165,6 +169,7 @@ class AttentionMixer : public Combiner<T> {
 
   AttentionMixerConfig config_;
   Tensor<T> wq_, wk_;
+  std::mutex record_;  ///< guards last_gates_ and stats_
   Tensor<T> last_gates_;
   GateStats stats_;
 };
