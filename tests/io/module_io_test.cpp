@@ -1,6 +1,7 @@
 // save_module / load_module: a module's parameters through a safetensors file, and errors that
 // name the file and the tensor while leaving the module unchanged.
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "everlora/io.hpp"
 #include "everlora/nn/linear.hpp"
@@ -80,4 +81,17 @@ TEST_CASE("load_module errors name the file and the tensor and change nothing", 
 
   require_error([&] { load_module(plain, dir.file("absent.safetensors")); }, ErrorKind::io,
                 {"absent.safetensors"});
+}
+
+TEST_CASE("load_module refuses a NaN or infinite weight, naming the tensor and index", "[io][module][errors]") {
+  Rng rng(2);
+  TempDir dir;
+  Linear<float> source(4, 3, true, rng);
+  source.bias()[2] = std::numeric_limits<float>::infinity();
+  const std::string path = dir.file("inf.safetensors");
+  save_module(source, path);
+  Linear<float> target(4, 3, true, rng);
+  const auto before = target.bias().to_vector();
+  require_error([&] { load_module(target, path); }, ErrorKind::value, {path, "'bias'", "inf", "flat index 2"});
+  CHECK(target.bias().to_vector() == before);
 }

@@ -2,6 +2,7 @@
 // (tools/make_peft_fixture.py), every refusal of a malformed directory, several adapters in
 // sub-folders, the name map, and the everlora sidecar.
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include <cmath>
 #include <filesystem>
@@ -197,6 +198,34 @@ TEST_CASE("load_peft_adapter refuses a missing tensor", "[io][peft][errors]") {
   require_error([&] { load_peft_adapter(*model, dir.path()); }, ErrorKind::format,
                 {kPeftWeightsFile, "base_model.model.blocks.1.mlp.fc1.lora_B.weight", "missing"});
   CHECK(adapted_layers<float>(*model).empty());  // nothing changed
+}
+
+TEST_CASE("load_peft_adapter refuses an adapter saved from another base model", "[io][peft][errors]") {
+  TempDir dir;
+  GPT<float> model(tiny_config());
+  attach(model, lora({"q", "v"}), "default");
+  randomize_b(model, "default", 12);
+  save_peft_adapter(model, dir.path());
+  GPTConfig other_seed = tiny_config();
+  other_seed.seed = 4;
+  GPT<float> other(other_seed);
+  require_error([&] { load_peft_adapter(other, dir.path()); }, ErrorKind::config,
+                {kPeftWeightsFile, "another base model", "fingerprint"});
+  CHECK(adapted_layers<float>(other).empty());  // nothing changed
+  GPT<double> same_in_double(tiny_config());  // the fingerprint does not depend on the precision
+  CHECK(load_peft_adapter(same_in_double, dir.path()).size() == 4);
+}
+
+TEST_CASE("load_peft_adapter refuses a NaN weight, naming the tensor", "[io][peft][errors]") {
+  TempDir dir;
+  copy_fixture_adapter(dir.path());
+  auto tensors = load_safetensors<float>(dir.file(kPeftWeightsFile)).tensors;
+  tensors.at("base_model.model.blocks.0.attn.q.lora_B.weight")[3] = std::numeric_limits<float>::quiet_NaN();
+  save_safetensors(dir.file(kPeftWeightsFile), tensors);
+  auto model = fixture_base();
+  require_error([&] { load_peft_adapter(*model, dir.path()); }, ErrorKind::value,
+                {kPeftWeightsFile, "base_model.model.blocks.0.attn.q.lora_B.weight", "nan", "flat index 3"});
+  CHECK(adapted_layers<float>(*model).empty());
 }
 
 TEST_CASE("load_peft_adapter refuses an unexpected tensor", "[io][peft][errors]") {

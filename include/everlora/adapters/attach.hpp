@@ -29,6 +29,20 @@ std::vector<std::pair<std::string, AdaptedLinear<T>*>> adapted_layers(Module<T>&
 }
 
 namespace detail {
+/// The paths of the routers in `model` (SAPT's, MoA's).
+template <class T>
+std::vector<std::string> router_paths(Module<T>& model) {
+  std::vector<std::string> routers;
+  for (auto& [path, m] : model.named_modules())
+    if (dynamic_cast<ExampleRouter<T>*>(m)) routers.push_back(path);
+  return routers;
+}
+/// Whether `path` lies below one of `modules`.
+inline bool below_any(const std::string& path, const std::vector<std::string>& modules) {
+  for (const auto& m : modules)
+    if (path.compare(0, m.size() + 1, m + ".") == 0) return true;
+  return false;
+}
 /// Splits "blocks.0.attn.q" into the parent "blocks.0.attn" and the child "q".
 inline std::pair<std::string, std::string> split_path(const std::string& path) {
   const auto dot = path.rfind('.');
@@ -36,6 +50,19 @@ inline std::pair<std::string, std::string> split_path(const std::string& path) {
                                   : std::make_pair(path.substr(0, dot), path.substr(dot + 1));
 }
 }  // namespace detail
+
+/// The parameters of `model` that are not adapter state (experts, combiners, gates, routers): the
+/// base model's, as the adapters see it (merged experts included), with their paths.
+template <class T>
+std::vector<std::pair<std::string, Tensor<T>>> base_parameters(Module<T>& model) {
+  const std::vector<std::string> routers = detail::router_paths(model);
+  std::vector<std::pair<std::string, Tensor<T>>> out;
+  for (auto& [name, p] : model.named_parameters())
+    if (name.find(".experts.") == std::string::npos && name.find(".combiner.") == std::string::npos &&
+        name.find(".gate.") == std::string::npos && !detail::below_any(name, routers))
+      out.emplace_back(name, p);
+  return out;
+}
 
 /// Adds expert `expert` (config's rank, alpha, init) to every Linear whose path config targets,
 /// turning plain Linears into AdaptedLinears; freezes the base model's parameters (experts,
@@ -46,17 +73,12 @@ template <class T>
 std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
                                 const std::string& expert = "default") {
   config.validate();
-  std::vector<std::string> targets, routers;
+  std::vector<std::string> targets;
+  const std::vector<std::string> routers = detail::router_paths(model);
   std::string linears;
-  const auto in_router = [&routers](const std::string& path) {
-    for (const auto& r : routers)
-      if (path.compare(0, r.size() + 1, r + ".") == 0) return true;
-    return false;
-  };
   for (auto& [path, m] : model.named_modules()) {
-    if (dynamic_cast<ExampleRouter<T>*>(m)) routers.push_back(path);
-    if (path.empty() || dynamic_cast<LoraExpert<T>*>(m) || path.find(".experts.") != std::string::npos || in_router(path) ||
-        dynamic_cast<ExampleRouter<T>*>(m))
+    if (path.empty() || dynamic_cast<LoraExpert<T>*>(m) || path.find(".experts.") != std::string::npos ||
+        detail::below_any(path, routers) || dynamic_cast<ExampleRouter<T>*>(m))
       continue;
     const bool is_linear = dynamic_cast<Linear<T>*>(m) != nullptr;
     if (is_linear && linears.size() < 200) linears += (linears.empty() ? "" : ", ") + path;
@@ -71,12 +93,7 @@ std::vector<std::string> attach(Module<T>& model, const LoraConfig& config,
     throw Error(ErrorKind::config, "attach: target_modules [" + wanted + "] match no Linear of the " +
                                        model.type_name() + " (Linears: " + (linears.empty() ? "none" : linears) + ")");
   }
-  const auto is_adapter_state = [&in_router](const std::string& name) {
-    return name.find(".experts.") != std::string::npos || name.find(".combiner.") != std::string::npos ||
-           name.find(".gate.") != std::string::npos || in_router(name);
-  };
-  for (auto& [name, p] : model.named_parameters())
-    if (!is_adapter_state(name)) Tensor<T>(p).requires_grad_(false);
+  for (auto& [name, p] : base_parameters(model)) Tensor<T>(p).requires_grad_(false);
   Rng rng(config.seed);
   for (const auto& path : targets) {
     Module<T>& found = model.find(path);

@@ -47,16 +47,6 @@ inline Error manifest_error(const std::string& source, const std::string& what) 
   return Error(ErrorKind::format, "run checkpoint '" + source + "': " + what);
 }
 
-/// Every value of every tensor finite; Error(value) naming the first one that is not.
-template <class T>
-void check_finite(const StateDict<T>& tensors, const std::string& source) {
-  for (const auto& [key, t] : tensors)
-    for (Index i = 0; i < t.numel(); ++i)
-      if (!std::isfinite(t[i]))
-        throw Error(ErrorKind::value, "'" + source + "': tensor '" + key + "' holds " + detail::format_number(static_cast<double>(t[i])) +
-                                          " at flat index " + std::to_string(i));
-}
-
 }  // namespace detail
 
 /// Parses a manifest and checks what every reader relies on: the format and version, the state
@@ -140,7 +130,7 @@ RunCheckpoint<T> read_run_checkpoint(const std::string& dir) {
   if (hex64(fnv1a64(bytes)) != out.manifest["state_hash"])
     throw Error(ErrorKind::format, "run checkpoint '" + state_path + "' does not match the hash in its manifest (corrupt)");
   out.tensors = from_safetensors_bytes<T>(bytes, state_path).tensors;
-  detail::check_finite(out.tensors, state_path);
+  check_finite(out.tensors, state_path);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // everlora — fingerprints: a 64-bit FNV-1a hash of bytes, and of a model's parameters (names,
-// shapes and values), written as 16 hex digits. A run checkpoint records its base model's
-// fingerprint so that it is never resumed on another base (continual/run_checkpoint.hpp).
+// shapes and values), written as 16 hex digits. Run checkpoints and PEFT adapters record their
+// base model's, so that they are never resumed or loaded on another base.
 #ifndef EVERLORA_IO_FINGERPRINT_HPP
 #define EVERLORA_IO_FINGERPRINT_HPP
 
@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "everlora/nn/module.hpp"
 
@@ -30,16 +32,26 @@ inline std::string hex64(std::uint64_t hash) {
   return text;
 }
 
-/// The fingerprint of every parameter of `model`: its path, shape and value bytes, in order.
+/// The fingerprint of named parameters: each one's path, shape and values (as float32, so a float
+/// and a double copy of a model share it), in order.
 template <class T>
-std::string model_fingerprint(const Module<T>& model) {
-  std::uint64_t hash = fnv1a64(std::string_view(sizeof(T) == 4 ? "f32" : "f64"));
-  for (const auto& [name, p] : model.named_parameters()) {
+std::string parameters_fingerprint(const std::vector<std::pair<std::string, Tensor<T>>>& parameters) {
+  std::uint64_t hash = fnv1a64(std::string_view("everlora-parameters"));
+  for (const auto& [name, p] : parameters) {
     hash = fnv1a64(name, hash);
     hash = fnv1a64(p.shape().str(), hash);
-    hash = fnv1a64(p.data(), static_cast<std::size_t>(p.numel()) * sizeof(T), hash);
+    for (Index i = 0; i < p.numel(); ++i) {
+      const auto value = static_cast<float>(p[i]);
+      hash = fnv1a64(&value, sizeof value, hash);
+    }
   }
   return hex64(hash);
+}
+
+/// The fingerprint of every parameter of `model`.
+template <class T>
+std::string model_fingerprint(const Module<T>& model) {
+  return parameters_fingerprint(model.named_parameters());
 }
 
 }  // namespace everlora

@@ -51,10 +51,12 @@ void save_gpt(const GPT<T>& model, const std::string& path, SafetensorsMetadata 
   save_module(model, path, metadata);
 }
 
-/// Rebuilds a GPT from a file written by save_gpt (strict: every weight present, shapes match).
+/// Rebuilds a GPT from a file written by save_gpt (strict: every weight present, shapes match,
+/// values finite).
 template <class T>
 std::unique_ptr<GPT<T>> load_gpt(const std::string& path) {
   SafetensorsFile<T> file = load_safetensors<T>(path);
+  check_finite(file.tensors, path);
   const auto it = file.metadata.find(kGptConfigKey);
   if (it == file.metadata.end())
     throw Error(ErrorKind::format, path + ": no '" + kGptConfigKey +

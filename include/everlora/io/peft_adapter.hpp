@@ -22,6 +22,7 @@
 
 #include "everlora/adapters/attach.hpp"
 #include "everlora/io/atomic_file.hpp"
+#include "everlora/io/fingerprint.hpp"
 #include "everlora/io/peft_name_map.hpp"
 #include "everlora/io/safetensors.hpp"
 
@@ -32,6 +33,9 @@ inline constexpr const char* kPeftWeightsFile = "adapter_model.safetensors";
 inline constexpr const char* kEverloraExtraFile = "everlora_extra.safetensors";
 /// PEFT's key prefix (PeftModel.base_model = LoraModel, whose .model is the wrapped model).
 inline constexpr const char* kPeftKeyPrefix = "base_model.model.";
+/// Metadata key of adapter_model.safetensors: the fingerprint of the base model's parameters
+/// (base_parameters) when everlora saved it. PEFT ignores it; load_peft_adapter checks it.
+inline constexpr const char* kBaseFingerprintKey = "everlora_base_fingerprint";
 
 /// What save_peft_adapter writes besides the tensors.
 struct PeftSaveOptions {
@@ -340,7 +344,8 @@ void save_peft_adapter(Module<T>& model, const std::string& dir,
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, api + "cannot create the directory: " + ec.message());
-  save_safetensors(detail::peft_join(dir, kPeftWeightsFile), tensors, {{"format", "pt"}});
+  save_safetensors(detail::peft_join(dir, kPeftWeightsFile), tensors,
+                   {{"format", "pt"}, {kBaseFingerprintKey, parameters_fingerprint(base_parameters(model))}});
   write_file_atomically(detail::peft_join(dir, kPeftConfigFile), json + "\n");
 }
 
@@ -406,8 +411,9 @@ StateDict<T> load_everlora_extra(const std::string& dir) {
 /// Error(format) for a config everlora refuses (peft_type not LORA, DoRA, fan_in_fan_out, bias,
 /// rank/alpha patterns, modules_to_save, …), a target that matches no layer or a non-Linear, a
 /// missing or unexpected tensor; Error(shape) for a wrong shape or a rank that is not the config's
-/// r; Error(config) when a layer already has the expert with another rank or scale, or is merged;
-/// Error(io) when a file cannot be read. Messages name the file and the key. Returns the adapted
+/// r; Error(config) when a layer already has the expert with another rank or scale, or is merged,
+/// or the file was saved from another base model (kBaseFingerprintKey); Error(value) for a NaN or
+/// infinite weight; Error(io) when a file cannot be read. Messages name the file and the key. Returns the adapted
 /// layer paths.
 template <class T>
 std::vector<std::string> load_peft_adapter(Module<T>& model, const std::string& dir,
@@ -438,6 +444,13 @@ std::vector<std::string> load_peft_adapter(Module<T>& model, const std::string& 
                                                std::string(model.type_name()));
   // Tensors: exactly lora_A and lora_B of every target, of the right shapes.
   SafetensorsFile<T> file = load_safetensors<T>(weights_file);
+  check_finite(file.tensors, weights_file);
+  if (const auto it = file.metadata.find(kBaseFingerprintKey); it != file.metadata.end()) {
+    const std::string here = parameters_fingerprint(base_parameters(model));
+    if (it->second != here)
+      throw Error(ErrorKind::config, "PEFT adapter '" + weights_file + "' was saved from another base model (fingerprint " +
+                                         it->second + ", this " + model.type_name() + "'s is " + here + ")");
+  }
   std::set<std::string> expected;
   std::vector<std::string> missing_expert;
   const LoraConfig& config = parsed.config;

@@ -245,9 +245,11 @@ void save_module(const Module<T>& module, const std::string& path,
 /// Loads the parameters of `module` from `path`. strict: every parameter must be in the file and
 /// every tensor of the file must be a parameter. Shapes must match. Every check runs before any
 /// value is copied, so on error the module is unchanged; messages name the file and the tensor.
+/// A NaN or infinite value is Error(value).
 template <class T>
 void load_module(Module<T>& module, const std::string& path, bool strict = true) {
   SafetensorsFile<T> file = load_safetensors<T>(path);
+  check_finite(file.tensors, path);
   const std::string where =
       "load_module('" + path + "') into " + std::string(module.type_name()) + ": tensor '";
   std::size_t used = 0;
