@@ -91,6 +91,42 @@ def jsonl_seeds():
     }
 
 
+# A real manifest: i_lora on the tests' synthetic workload (3 tasks), killed at step 4 of task 2.
+MANIFEST = json.loads('{"base_fingerprint":"607af2c0b25b22b3","config":{"method":"i_lora","strategy":{"am_l1_lambda":0.01,"ella_lambda":100.0,"i_lora":{"consistency":1.0,"decay":0.99,"target":0},"jump":{"bandwidth":0.001,"init_log_threshold":-4.7},"lora":{"alpha":6.0,"dropout":0.1,"init":0,"r":3,"seed":0,"target_modules":["proj"],"use_rslora":false},"mixer":{"attention_dim":16,"gate":"sigmoid","null_expert":false},"moa":{"input_layer":0,"prompt_buffer":8,"router_lr":0.01,"router_steps":20,"top_k":1},"o_lora_lambda":0.5,"replay_capacity":16,"sapt":{"bottleneck":100,"pool":0,"pseudo":0,"pseudo_fraction":0.2,"reflection":1.0,"standardize":false},"seed":1},"tasks":["t1","t2","t3"],"trainer":{"batch_size":6,"clip_norm":1.0,"epochs":1,"eval_split":2,"lr":0.05,"seed":3,"steps_per_task":10,"warmup_fraction":0.05,"weight_decay":0.0},"value_type":"f32"},"everlora_version":"0.1.0","format":"everlora-run-checkpoint","generators":{"proj":15362738631823041017},"position":{"step":4,"steps":10,"task":1},"result":{"final_loss":[0.765282392501831],"r":[[50.0,37.5,47.5],[50.0,37.5,47.5],[null,null,null],[null,null,null]],"train_seconds":0.008711312992090825,"views":{"fast learner":[[50.0,37.5,47.5],[65.0,45.0,55.0],[null,null,null],[null,null,null]]}},"state_bytes":2000,"state_file":"state-00001-0000004.safetensors","state_hash":"126aca4879a54c4b","strategy":{"buffer":{"items":[[0,26],[1,7],[1,24],[0,10],[0,21],[1,21],[0,25],[0,4],[1,23],[0,37],[1,6],[0,11],[0,37],[0,4],[1,30],[0,23]],"rng":15848095249999370125,"seen":84},"inner":{}},"task_progress":{"cursor":24,"epoch":0,"tail_loss":0.0,"tail_steps":0},"threads":2,"version":1}')
+
+
+def manifest_seeds():
+    def variant(**changes):
+        m = json.loads(json.dumps(MANIFEST))
+        for path, value in changes.items():
+            node = m
+            keys = path.split("__")
+            for key in keys[:-1]:
+                node = node[key]
+            node[keys[-1]] = value
+        return json.dumps(m, indent=1)
+
+    boundary = dict(position__step=0, position__steps=0, position__task=2, task_progress__tail_steps=0,
+                    result__final_loss=[0.7, 0.6])
+    return {
+        "mid_task": json.dumps(MANIFEST, indent=1),
+        "task_boundary": variant(**boundary),
+        "finished": variant(position__step=0, position__steps=0, position__task=3, task_progress__tail_steps=0,
+                            result__final_loss=[0.7, 0.6, 0.5]),
+        "other_version": variant(version=2),
+        "task_out_of_range": variant(position__task=7),
+        "step_past_steps": variant(position__step=11),
+        "negative_count": variant(task_progress__cursor=-1),
+        "score_as_string": variant(result__r=[["50", 1, 2]] * 4),
+        "short_matrix": variant(result__r=[[50.0]]),
+        "no_view": variant(result__views={}),
+        "state_file_path": variant(state_file="../escape.safetensors"),
+        "hidden_state_file": variant(state_file=".state.safetensors"),
+        "not_an_object": "[1, 2, 3]",
+        "deep": "[" * 80 + "]" * 80,
+    }
+
+
 def write(target, seeds):
     folder = HERE / "corpus" / target
     if folder.exists():
@@ -108,3 +144,4 @@ if __name__ == "__main__":
     write("fuzz_safetensors", safetensors_seeds())
     write("fuzz_peft_config", peft_seeds())
     write("fuzz_jsonl", jsonl_seeds())
+    write("fuzz_run_manifest", manifest_seeds())

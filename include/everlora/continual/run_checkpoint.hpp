@@ -23,6 +23,7 @@
 #include "everlora/adapters/attach.hpp"
 #include "everlora/continual/strategy.hpp"
 #include "everlora/io/atomic_file.hpp"
+#include "everlora/io/detail/bounded_json.hpp"
 #include "everlora/io/fingerprint.hpp"
 #include "everlora/io/safetensors.hpp"
 #include "everlora/nn/dropout.hpp"
@@ -53,8 +54,8 @@ inline Error manifest_error(const std::string& source, const std::string& what) 
 /// file's name (a plain file name), size and hash, the base fingerprint, the config, the position
 /// and the result. Anything else is Error(format) naming `source` and the field.
 inline nlohmann::json parse_run_manifest(std::string_view text, const std::string& source) {
-  nlohmann::json m = nlohmann::json::parse(text, nullptr, false);
-  if (m.is_discarded() || !m.is_object()) throw detail::manifest_error(source, "not a JSON object");
+  nlohmann::json m = detail::parse_json_bounded(text, "run checkpoint '" + source + "'");
+  if (!m.is_object()) throw detail::manifest_error(source, "not a JSON object");
   const auto need = [&](const char* key, const char* what, auto&& ok) {
     if (!m.contains(key)) throw detail::manifest_error(source, std::string("no field '") + key + "'");
     if (!ok(m[key])) throw detail::manifest_error(source, std::string("field '") + key + "' is not " + what);

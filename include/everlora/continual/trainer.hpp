@@ -165,6 +165,37 @@ inline void restore_matrix(AccuracyMatrix& r, const nlohmann::json& rows) {
     }
 }
 
+/// The R so far (into `result`, whose matrices have the run's shape) and the position a manifest
+/// (parse_run_manifest's output) records; Error(format) naming `source` when a field is missing, of
+/// the wrong type, or out of the run's range (a non-finite score is AccuracyMatrix's Error(value)).
+inline RunPosition read_run_progress(const nlohmann::json& manifest, ContinualResult& result, const std::string& source) {
+  const Index tasks = result.r.tasks();
+  try {
+    const auto& saved = manifest.at("result");
+    restore_matrix(result.r, saved.at("r"));
+    for (auto& [view, r] : result.views) restore_matrix(r, saved.at("views").at(view));
+    result.train_seconds = saved.at("train_seconds").get<double>();
+    result.final_loss = saved.at("final_loss").get<std::vector<double>>();
+    const auto& p = manifest.at("task_progress");
+    const auto count = [&](const nlohmann::json& v) {
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > (1ULL << 40))
+        throw Error(ErrorKind::format, "run checkpoint '" + source + "': " + v.dump() + " is not a count");
+      return static_cast<Index>(v.get<std::uint64_t>());
+    };
+    const auto& at = manifest.at("position");
+    const RunPosition position{count(at.at("task")), count(at.at("step")), count(at.at("steps")), p.at("tail_loss").get<double>(),
+                               count(p.at("tail_steps")), count(p.at("epoch")), static_cast<std::size_t>(count(p.at("cursor")))};
+    const bool fits = position.task <= tasks && (position.step == 0 || (position.task < tasks && position.step < position.steps)) &&
+                      position.tail_steps <= position.step && static_cast<Index>(result.final_loss.size()) == position.task;
+    if (!fits)
+      throw Error(ErrorKind::format, "run checkpoint '" + source + "': position " + at.dump() + " does not fit a run of " +
+                                         std::to_string(tasks) + " tasks (or its progress fields disagree)");
+    return position;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::format, "run checkpoint '" + source + "': " + e.what());
+  }
+}
+
 /// Writes and reads one run's checkpoints (a no-op without a checkpoint folder).
 template <class T>
 class RunCheckpointer {
@@ -213,46 +244,26 @@ class RunCheckpointer {
       throw Error(ErrorKind::config, "the checkpoint in '" + dir_ + "' was written for another base model (fingerprint " +
                                          m["base_fingerprint"].get<std::string>() + ", this model's is " + fingerprint_ + ")");
     check_same_run(m["config"], config_, dir_);
-    return read_manifest([&] {
-      const auto& saved = m.at("result");
-      restore_matrix(result.r, saved.at("r"));
-      for (auto& [view, r] : result.views) restore_matrix(r, saved.at("views").at(view));
-      result.train_seconds = saved.at("train_seconds").get<double>();
-      result.final_loss = saved.at("final_loss").get<std::vector<double>>();
-      const auto& p = m.at("task_progress");
-      return RunPosition{m["position"]["task"].get<Index>(), m["position"]["step"].get<Index>(), m["position"]["steps"].get<Index>(),
-                         p.at("tail_loss").get<double>(), p.at("tail_steps").get<Index>(), p.at("epoch").get<Index>(),
-                         p.at("cursor").get<std::size_t>()};
-    });
+    return read_run_progress(m, result, dir_ + "/" + kRunManifestFile);
   }
 
   /// Loads the opened checkpoint's parameters, generators, strategy state and (mid-task) optimizer
   /// state into a model whose structure the trainer has rebuilt.
   void restore(Optimizer<T>* optimizer) {
     workload_.model().load_state_dict(tensors_under(loaded_.tensors, "model/"));
-    read_manifest([&] {
-      restore_module_generators(workload_.model(), loaded_.manifest.at("generators"));
-      StrategyState<T> state;
-      state.tensors = tensors_under(loaded_.tensors, "strategy/");
-      state.fields = loaded_.manifest.at("strategy");
-      strategy_.load_state(workload_, state);
-      return 0;
-    });
+    const nlohmann::json& m = loaded_.manifest;
+    if (!m.contains("generators") || !m.contains("strategy"))
+      throw Error(ErrorKind::format, "run checkpoint '" + dir_ + "/" + kRunManifestFile + "': no generators or strategy fields");
+    restore_module_generators(workload_.model(), m["generators"]);
+    StrategyState<T> state;
+    state.tensors = tensors_under(loaded_.tensors, "strategy/");
+    state.fields = m["strategy"];
+    strategy_.load_state(workload_, state);
     if (optimizer) optimizer->load_state_dict(tensors_under(loaded_.tensors, "optimizer/"));
     loaded_ = {};
   }
 
  private:
-  /// `read()`, with the JSON library's errors as Error(format) naming the manifest.
-  template <class Read>
-  auto read_manifest(Read&& read) {
-    try {
-      return read();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(ErrorKind::format, "run checkpoint '" + dir_ + "/" + kRunManifestFile + "': " + e.what());
-    }
-  }
-
   std::string dir_;
   Index every_;
   Workload<T>& workload_;

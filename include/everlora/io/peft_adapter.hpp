@@ -22,6 +22,7 @@
 
 #include "everlora/adapters/attach.hpp"
 #include "everlora/io/atomic_file.hpp"
+#include "everlora/io/detail/bounded_json.hpp"
 #include "everlora/io/fingerprint.hpp"
 #include "everlora/io/peft_name_map.hpp"
 #include "everlora/io/safetensors.hpp"
@@ -59,9 +60,6 @@ inline constexpr std::size_t kPeftMaxRegexLength = 2048;
 /// The most digits of a number in a target_modules regex: libstdc++ reads the counts of {n,m} and
 /// of back-references into a long without an overflow check.
 inline constexpr std::size_t kPeftMaxRegexDigits = 9;
-/// The deepest JSON nesting of an adapter_config.json read (PEFT's own go 3 levels deep): values are
-/// quoted in messages by nlohmann's dump, which recurses once per level.
-inline constexpr int kPeftMaxJsonDepth = 64;
 
 /// A target_modules regex, compiled as ECMAScript. libstdc++ gets its polynomial-time (Thompson
 /// NFA) matcher, which refuses back-references: its default backtracks, taking exponential time on
@@ -128,18 +126,7 @@ struct PeftConfigFile {
 };
 
 inline PeftConfigFile parse_peft_config(const std::string& text, const std::string& file) {
-  const auto bounded_depth = [&file](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-    using E = nlohmann::json::parse_event_t;
-    if ((event == E::object_start || event == E::array_start) && depth >= kPeftMaxJsonDepth)
-      peft_format_error(file, "the JSON nests deeper than " + std::to_string(kPeftMaxJsonDepth) + " levels");
-    return true;
-  };
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text, bounded_depth);
-  } catch (const nlohmann::json::exception& e) {
-    peft_format_error(file, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = parse_json_bounded(text, "PEFT adapter '" + file + "'");
   if (!j.is_object()) peft_format_error(file, "the config is not a JSON object");
   auto has = [&j](const char* key) { return j.contains(key) && !j.at(key).is_null(); };
   auto refuse = [&file](const char* key, const std::string& why) {
