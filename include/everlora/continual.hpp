@@ -5,6 +5,7 @@
 
 #include "everlora/continual/workload.hpp"
 #include "everlora/continual/strategy.hpp"
+#include "everlora/continual/strategy_state.hpp"
 #include "everlora/continual/replay_buffer.hpp"
 #include "everlora/continual/seq_lora.hpp"
 #include "everlora/continual/inc_lora.hpp"
@@ -21,6 +22,7 @@
 #include "everlora/continual/sapt.hpp"
 #include "everlora/continual/moa.hpp"
 #include "everlora/continual/registry.hpp"
+#include "everlora/continual/run_checkpoint.hpp"
 #include "everlora/continual/trainer.hpp"
 #include "everlora/continual/text_workload.hpp"
 #include "everlora/continual/image_workload.hpp"

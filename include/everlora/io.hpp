@@ -11,5 +11,6 @@
 #include "everlora/io/gpt_checkpoint.hpp"
 #include "everlora/io/peft_name_map.hpp"
 #include "everlora/io/peft_adapter.hpp"
+#include "everlora/io/fingerprint.hpp"
 
 #endif  // EVERLORA_IO_HPP

@@ -324,3 +324,31 @@ TEST_CASE("Bad I-LoRA settings name the setting", "[continual][i_lora]") {
   auto i_lora = make_strategy<float>("i_lora", small_lora_options());
   CHECK_THROWS_WITH(train_continual(w, *i_lora, quiet_trainer(3)), Catch::Contains("does not expose its hidden states"));
 }
+
+TEST_CASE("I-LoRA + ELLA penalises the new update against the settled past experts", "[continual][i_lora][ella]") {
+  SyntheticWorkload<double> w(2, 32, 3, 3, 27);
+  StrategyOptions o = i_lora_options(0.5);  // slow and fast part quickly
+  o.ella_lambda = 1.0;
+  auto strategy = make_strategy<double>("i_lora+ella", o);
+  auto& i_lora = dynamic_cast<ILora<double>&>(*strategy);
+  const std::vector<ExampleRef> batch{{0, 0}, {0, 1}, {0, 2}, {0, 3}};
+  i_lora.before_task(w, 0);
+  AdamW<double> optimizer(w.model().trainable_parameters(), {});
+  for (long step = 0; step < 6; ++step) {
+    i_lora.training_loss(w, batch).backward();
+    optimizer.step();
+    optimizer.zero_grad();
+    i_lora.after_step(w, batch, step);
+  }
+  i_lora.after_task(w, 0);
+  i_lora.before_task(w, 1);  // task1's expert freezes and takes its slow values
+  auto& layer = *adapted_layers(w.model()).front().second;
+  Rng rng(3);
+  layer.experts().get("task2").b().vec() = Tensor<double>::normal(layer.experts().get("task2").b().shape(), rng, 0.0, 1.0).vec();
+  const Tensor<double> settled_past = ella_past_updates(w.model(), "task2").front();
+  const Tensor<double> slow_b = i_lora.slow().slow("proj.experts.task1.lora_B");
+  CHECK(layer.experts().get("task1").b().to_vector() == slow_b.to_vector());  // settled
+  const double expected = static_cast<double>(ella_penalty(w.model(), "task2", {settled_past}).item());
+  CHECK(expected > 0);
+  CHECK(static_cast<double>(i_lora.inner().extra_loss(w, {{1, 0}}).item()) == Approx(expected).epsilon(1e-12));
+}

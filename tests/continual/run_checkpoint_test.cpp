@@ -223,7 +223,7 @@ TEST_CASE("A truncated, corrupt or non-finite checkpoint is refused, naming the 
   ContinualResult two_tasks{AccuracyMatrix(2), {}, 0.0, {}};
   CHECK(detail::read_run_progress(good.manifest, two_tasks, "m").task == 2);
   nlohmann::json past_the_end = good.manifest;
-  past_the_end["position"]["task"] = 7;
+  past_the_end["position"]["task"] = 7u;
   CHECK_THROWS_WITH(detail::read_run_progress(past_the_end, two_tasks, "m"), Catch::Contains("does not fit a run of 2 tasks"));
 
   // A NaN written by a buggy writer, with a matching size and hash: refused by value.
