@@ -172,6 +172,9 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   if (!s.checkpoint.empty()) {
     trainer.checkpoint_dir = s.checkpoint + "/" + method;
     trainer.checkpoint_every = s.checkpoint_every;
+    // What the workload was built from, beside what the trainer records itself.
+    trainer.run_config = {{"benchmark", s.benchmark}, {"quick", s.quick}, {"demo", s.demo}, {"tasks", s.tasks},
+                          {"eval_limit", s.eval_limit}, {"base", s.base}};
     trainer.resume = s.resume && has_run_checkpoint(trainer.checkpoint_dir);  // a method not reached yet starts afresh
     if (trainer.resume) std::fprintf(stderr, "%s: resuming from %s\n", method.c_str(), trainer.checkpoint_dir.c_str());
   }
@@ -345,6 +348,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     s.checkpoint = resume_dir, s.resume = true;
+  }
+  if (s.checkpoint_every > 0 && s.checkpoint.empty()) {
+    std::fprintf(stderr, "cl_run: --checkpoint-every needs --checkpoint DIR (or --resume DIR)\n");
+    return 1;
   }
 
   if (list) {

@@ -177,6 +177,19 @@ TEST_CASE("Resuming refuses another base model, another config, or no checkpoint
   CHECK(method.kind() == ErrorKind::config);
   CHECK_THAT(method.what(), Catch::Contains("/method is \"seq_lora\" there and \"inc_lora\" here"));
 
+  TrainerOptions other_run = small_trainer(dir);
+  other_run.run_config = {{"benchmark", "other"}};
+  const Error run = resume_error(dir, 4, other_run);
+  CHECK(run.kind() == ErrorKind::config);
+  CHECK_THAT(run.what(), Catch::Contains("/run/benchmark is (absent) there and \"other\" here"));
+
+  const int threads = num_threads();
+  set_num_threads(threads == 1 ? 2 : 1);
+  const Error other_threads = resume_error(dir, 4, small_trainer(dir));
+  set_num_threads(threads);
+  CHECK(other_threads.kind() == ErrorKind::config);
+  CHECK_THAT(other_threads.what(), Catch::Contains("/threads is " + std::to_string(threads) + " there"));
+
   const Error none = resume_error(fresh_checkpoint_dir("empty"), 4, small_trainer(""));
   CHECK(none.kind() == ErrorKind::io);
 
@@ -218,6 +231,11 @@ TEST_CASE("A truncated, corrupt or non-finite checkpoint is refused, naming the 
   other_version["version"] = 99;
   write_file_atomically(dir + "/manifest.json", other_version.dump());
   expect(ErrorKind::format, "version 99");
+
+  // Files of the folder that are not the checkpoint's are left alone by a new write.
+  write_file_atomically(dir + "/state-of-the-art.txt", "notes");
+  write_run_checkpoint(dir, good.manifest, good.tensors);
+  CHECK(fs::exists(dir + "/state-of-the-art.txt"));
 
   // A position the run cannot have.
   ContinualResult two_tasks{AccuracyMatrix(2), {}, 0.0, {}};
@@ -265,4 +283,28 @@ TEST_CASE("A non-finite loss stops the run, naming task and step, and the last c
   }
   CHECK(checkpoint_position(dir) == std::make_pair(1L, 2L));
   fs::remove_all(dir);
+}
+
+TEST_CASE("A strategy state with counts that are not counts or examples the workload lacks is refused", "[continual][checkpoint][errors]") {
+  StrategyState<float> state;
+  state.fields = {{"huge", 1e300}, {"negative", -1}, {"fine", 3}};
+  CHECK(state.get<Index>("fine") == 3);
+  CHECK_THROWS_WITH(state.get<Index>("huge"), Catch::Contains("'huge' is 1e+300, not a count"));
+  CHECK_THROWS_WITH(state.get<std::size_t>("negative"), Catch::Contains("'negative' is -1, not a count"));
+  CHECK_THROWS_WITH(state.get<Index>("absent"), Catch::Contains("no field 'absent'"));
+  state.tensors.emplace("mask", Tensor<float>::zeros({4}));
+  const Shape six{6};
+  CHECK_THROWS_WITH(state.tensor("mask", &six), Catch::Contains("'mask' is [4], not [6]"));
+  CHECK_THROWS_WITH(state.nested("fine"), Catch::Contains("'fine' is not an object"));
+
+  SyntheticWorkload<float> w(2, 24, 3, 3, 4);
+  ReplayBuffer buffer(8, 1);
+  const auto restore = [&](const nlohmann::json& saved) { restore_replay_buffer(buffer, saved, w); };
+  restore({{"items", {{1, 23}}}, {"seen", 5}, {"rng", 7}});
+  CHECK(buffer.items() == std::vector<ExampleRef>{{1, 23}});
+  CHECK_THROWS_WITH(restore({{"items", {{1, 24}}}, {"seen", 5}, {"rng", 7}}), Catch::Contains("[1,24], which the workload does not have"));
+  CHECK_THROWS_WITH(restore({{"items", {{2, 0}}}, {"seen", 5}, {"rng", 7}}), Catch::Contains("which the workload does not have"));
+  CHECK_THROWS_WITH(restore({{"items", {{0, 0}}}, {"seen", 1e30}, {"rng", 7}}), Catch::Contains("not a count"));
+  CHECK_THROWS_WITH(restore({{"items", {{0, 0}, {0, 1}}}, {"seen", 1}, {"rng", 7}}), Catch::Contains("does not fit"));
+  CHECK_THROWS_WITH(restore({{"items", 3}}), Catch::Contains("not {items, seen, rng}"));
 }

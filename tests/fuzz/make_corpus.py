@@ -127,6 +127,26 @@ def manifest_seeds():
     }
 
 
+# The "strategy" fields of real checkpoints (tests/continual/resume_run, killed at step 4 of task 2),
+# without their tensors.
+STRATEGY_FIELDS = json.loads('{"replay":{"buffer":{"items":[[0,26],[1,7],[1,24],[0,10],[0,21],[1,21],[0,25],[0,4],[1,23],[0,37],[1,6],[0,11],[0,37],[0,4],[1,30],[0,23]],"rng":15848095249999370125,"seen":84}},"i_lora":{"buffer":{"items":[[0,26],[1,7],[1,24],[0,10],[0,21],[1,21],[0,25],[0,4],[1,23],[0,37],[1,6],[0,11],[0,37],[0,4],[1,30],[0,23]],"rng":15848095249999370125,"seen":84},"inner":{}},"jump_lora":{"inner":{},"mask_layers":["proj"],"mask_tasks":1,"mix":0.33333333333333337,"reset_done":true,"steps":10},"jump_lora+ella":{"inner":{},"mask_layers":["proj"],"mask_tasks":1,"mix":0.33333333333333337,"reset_done":true,"steps":10},"sapt":{"targets":[[1.0000000000000004]]},"moa":{"domains":1,"fit_accuracy":100.0},"ella":{},"i_lora+am_lora":{"buffer":{"items":[[0,26],[1,7],[1,24],[0,10],[0,21],[1,21],[0,25],[0,4],[1,23],[0,37],[1,6],[0,11],[0,37],[0,4],[1,30],[0,23]],"rng":15848095249999370125,"seen":84},"inner":{}}}')
+
+
+def strategy_state_seeds():
+    seeds = {}
+    for method, fields in STRATEGY_FIELDS.items():
+        seeds[method] = json.dumps({"method": method, "fields": fields}, indent=1)
+    seeds["replay_foreign_example"] = json.dumps(
+        {"method": "replay", "fields": {"buffer": {"items": [[7, 0], [0, 99]], "seen": 2, "rng": 1}}})
+    seeds["replay_float_counts"] = json.dumps(
+        {"method": "replay", "fields": {"buffer": {"items": [[0.5, 1e300]], "seen": -3, "rng": -1}}})
+    seeds["moa_many_domains"] = json.dumps({"method": "moa", "fields": {"domains": 1e12, "fit_accuracy": "x"}})
+    seeds["jump_masks_without_layers"] = json.dumps(
+        {"method": "jump_lora", "fields": {"inner": {}, "steps": 10, "reset_done": True, "mix": 0.5,
+                                           "mask_layers": [], "mask_tasks": 2}})
+    return seeds
+
+
 def write(target, seeds):
     folder = HERE / "corpus" / target
     if folder.exists():
@@ -145,3 +165,4 @@ if __name__ == "__main__":
     write("fuzz_peft_config", peft_seeds())
     write("fuzz_jsonl", jsonl_seeds())
     write("fuzz_run_manifest", manifest_seeds())
+    write("fuzz_strategy_state", strategy_state_seeds())

@@ -81,7 +81,12 @@ class AdaptedLinear : public Linear<T> {
       // Every example weighs every expert (SAPT's softmax): the stacked op, one GEMM for all the
       // experts, beats one GEMM per expert. Zeros (MoA's top-k) take the routed op, which skips them.
       const bool dense = coef.rank() == 2 && coef.dim(0) > 0 && rows % coef.dim(0) == 0 && (coef.vec().array() != T(0)).all();
-      if (!dense) return routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &expert_rows_);
+      if (!dense) {
+        std::vector<Index> ran;  // rows per expert, added to expert_rows_ under the lock
+        Tensor<T> y = routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &ran);
+        add_expert_rows(ran);
+        return y;
+      }
       count_all_rows(rows);
       return lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, repeat_rows(coef, rows / coef.dim(0)));
     }
@@ -91,7 +96,8 @@ class AdaptedLinear : public Linear<T> {
 
   /// Rows of input each expert (by position in the bank) has run on since reset_expert_rows():
   /// every row for every expert, except under per-example routing, where an expert runs only on
-  /// the examples that give it a nonzero weight.
+  /// the examples that give it a nonzero weight. Counted under a lock (concurrent inference); read
+  /// it, and reset it, while no other thread runs the layer.
   const std::vector<Index>& expert_rows() const { return expert_rows_; }
   void reset_expert_rows() { expert_rows_.clear(); }
 
@@ -130,10 +136,11 @@ class AdaptedLinear : public Linear<T> {
       if (!only || bank_->names()[e] == *only) sum.vec() += (*bank_)[e].scale() * delta_weight(e).vec();
     return sum;
   }
-  void count_all_rows(Index rows) {
+  void count_all_rows(Index rows) { add_expert_rows(std::vector<Index>(bank_->size(), rows)); }
+  void add_expert_rows(const std::vector<Index>& rows) {
     const std::lock_guard<std::mutex> lock(count_);  // inference may run from several threads
-    expert_rows_.resize(std::max(expert_rows_.size(), bank_->size()), 0);
-    for (std::size_t e = 0; e < bank_->size(); ++e) expert_rows_[e] += rows;
+    expert_rows_.resize(std::max(expert_rows_.size(), rows.size()), 0);
+    for (std::size_t e = 0; e < rows.size(); ++e) expert_rows_[e] += rows[e];
   }
   void fold(int sign, const std::string* only) { this->weight().vec() += static_cast<T>(sign) * scaled_updates(only).vec(); }
 

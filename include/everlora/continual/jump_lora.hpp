@@ -139,7 +139,7 @@ class JumpLora : public Strategy<T> {
     out.fields["mask_layers"] = masks_.layers;
     out.fields["mask_tasks"] = masks_.kept.size();
     for (std::size_t t = 0; t < masks_.kept.size(); ++t)
-      for (std::size_t l = 0; l < masks_.kept[t].size(); ++l) {
+      for (std::size_t l = 0; l < masks_.layers.size(); ++l) {
         const auto& mask = masks_.kept[t][l];
         Tensor<T> bits = Tensor<T>::zeros({static_cast<Index>(mask.size())});
         for (std::size_t i = 0; i < mask.size(); ++i) bits[static_cast<Index>(i)] = mask[i] ? T(1) : T(0);
@@ -152,10 +152,19 @@ class JumpLora : public Strategy<T> {
     reset_done_ = in.template get<bool>("reset_done");
     set_mix(workload.model(), in.template get<double>("mix"));
     masks_.layers = in.template get<std::vector<std::string>>("mask_layers");
-    masks_.kept.assign(in.template get<std::size_t>("mask_tasks"), {});
+    const auto tasks = in.template get<Index>("mask_tasks");
+    const auto layers = adapted_layers(workload.model());
+    std::vector<std::string> paths;
+    for (const auto& [path, layer] : layers) paths.push_back(path);
+    if (tasks > workload.num_tasks() || (tasks > 0 && masks_.layers != paths))
+      throw Error(ErrorKind::format, "the checkpoint's JumpLoRA masks (" + std::to_string(tasks) + " tasks, " +
+                                         std::to_string(masks_.layers.size()) + " layers) do not fit this model's " +
+                                         std::to_string(paths.size()) + " adapted layers");
+    masks_.kept.assign(static_cast<std::size_t>(tasks), {});
     for (std::size_t t = 0; t < masks_.kept.size(); ++t)
       for (std::size_t l = 0; l < masks_.layers.size(); ++l) {
-        const Tensor<T>& bits = in.tensor("mask/" + std::to_string(t) + "/" + std::to_string(l));
+        const Shape entries{layers[l].second->weight().numel()};
+        const Tensor<T>& bits = in.tensor("mask/" + std::to_string(t) + "/" + std::to_string(l), &entries);
         std::vector<bool> mask(static_cast<std::size_t>(bits.numel()));
         for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = bits[static_cast<Index>(i)] != T(0);
         masks_.kept[t].push_back(std::move(mask));
@@ -171,6 +180,7 @@ class JumpLora : public Strategy<T> {
     JumpThreshold<T>& th = gate_of(layer).threshold(current_);
     th.mix = T(1);
     th.log_threshold().requires_grad_(false);
+    mix_ = 1.0;
   }
   /// a of the current expert in every layer.
   void set_mix(Module<T>& model, double a) {

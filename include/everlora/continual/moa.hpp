@@ -68,10 +68,19 @@ class Moa : public Strategy<T> {
     out.fields["domains"] = buffer_.size();
     out.fields["fit_accuracy"] = fit_accuracy_;
   }
-  void load_state(Workload<T>&, const StrategyState<T>& in) override {
+  void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
     buffer_.clear();
-    const auto domains = in.template get<std::size_t>("domains");
-    for (std::size_t d = 0; d < domains; ++d) buffer_.push_back(in.tensor("buffer/" + std::to_string(d)));
+    const auto domains = in.template get<Index>("domains");
+    if (domains > workload.num_tasks())
+      throw Error(ErrorKind::format, "the checkpoint's MoA state has " + std::to_string(domains) + " domains, the workload " +
+                                         std::to_string(workload.num_tasks()) + " tasks");
+    for (Index d = 0; d < domains; ++d) {
+      const Tensor<T>& prompts = in.tensor("buffer/" + std::to_string(d));
+      if (prompts.rank() != 2 || prompts.dim(0) < 1 || prompts.dim(1) != router_->width())
+        throw Error(ErrorKind::format, "the checkpoint's MoA buffer/" + std::to_string(d) + " is " + prompts.shape().str() +
+                                           ", not [prompts, " + std::to_string(router_->width()) + "]");
+      buffer_.push_back(prompts);
+    }
     fit_accuracy_ = in.template get<double>("fit_accuracy");
   }
 

@@ -30,7 +30,9 @@ class Replay : public SeqLora<T> {
   }
   void after_step(Workload<T>&, const std::vector<ExampleRef>& batch, long) override { buffer_.offer(batch); }
   void save_state(StrategyState<T>& out) const override { out.fields["buffer"] = replay_buffer_json(buffer_); }
-  void load_state(Workload<T>&, const StrategyState<T>& in) override { restore_replay_buffer(buffer_, in.field("buffer")); }
+  void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
+    restore_replay_buffer(buffer_, in.field("buffer"), workload);
+  }
 
   const ReplayBuffer& buffer() const { return buffer_; }
 

@@ -4,7 +4,7 @@
 //   DIR/manifest.json                    format, version, the base model's fingerprint, the run's
 //                                        config, position (task, step), R so far, generators, the
 //                                        strategy's fields, and the state file's name, size, hash
-//   DIR/state-<task>-<step>.safetensors  "model/<path>" (every parameter, base included),
+//   DIR/state-<task>-<step>-<hash>.safetensors  "model/<path>" (every parameter, base included),
 //                                        "optimizer/<key>", "strategy/<key>"
 // Writing: the state file first, then the manifest, each to a temporary that is fsynced and renamed
 // over its target (write_file_atomically); only then are older state files removed. A crash at any
@@ -13,12 +13,14 @@
 #ifndef EVERLORA_CONTINUAL_RUN_CHECKPOINT_HPP
 #define EVERLORA_CONTINUAL_RUN_CHECKPOINT_HPP
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "everlora/adapters/attach.hpp"
 #include "everlora/continual/strategy.hpp"
@@ -51,8 +53,9 @@ inline Error manifest_error(const std::string& source, const std::string& what) 
 }  // namespace detail
 
 /// Parses a manifest and checks what every reader relies on: the format and version, the state
-/// file's name (a plain file name), size and hash, the base fingerprint, the config, the position
-/// and the result. Anything else is Error(format) naming `source` and the field.
+/// file's name (a plain file name), size and hash, the base fingerprint, and that the config,
+/// result, position, progress, generators and strategy fields are objects (read_run_progress checks
+/// the position against the run). Anything else is Error(format) naming `source` and the field.
 inline nlohmann::json parse_run_manifest(std::string_view text, const std::string& source) {
   nlohmann::json m = detail::parse_json_bounded(text, "run checkpoint '" + source + "'");
   if (!m.is_object()) throw detail::manifest_error(source, "not a JSON object");
@@ -72,18 +75,40 @@ inline nlohmann::json parse_run_manifest(std::string_view text, const std::strin
     return !s.empty() && s.front() != '.' && s.find('/') == std::string::npos && s.find('\0') == std::string::npos;
   });
   need("state_bytes", "a byte count", [](J v) { return v.is_number_unsigned(); });
-  need("state_hash", "16 hex digits", [](J v) { return v.is_string() && v.get_ref<const std::string&>().size() == 16; });
+  need("state_hash", "16 hex digits", [](J v) {
+    return v.is_string() && v.get_ref<const std::string&>().size() == 16 &&
+           v.get_ref<const std::string&>().find_first_not_of("0123456789abcdef") == std::string::npos;
+  });
   need("base_fingerprint", "a string", [](J v) { return v.is_string(); });
-  for (const char* key : {"config", "result", "position"}) need(key, "an object", [](J v) { return v.is_object(); });
-  for (const char* key : {"task", "step", "steps"})
-    if (!m["position"].contains(key) || !m["position"][key].is_number_unsigned())
-      throw detail::manifest_error(source, std::string("position.") + key + " is missing or not a count");
+  for (const char* key : {"config", "result", "position", "task_progress", "generators", "strategy"})
+    need(key, "an object", [](J v) { return v.is_object(); });
   return m;
 }
 
+/// Whether `dir` holds a run checkpoint (a manifest); Error(io) when that cannot be told (a folder
+/// that cannot be read).
 inline bool has_run_checkpoint(const std::string& dir) {
-  return std::filesystem::exists(std::filesystem::path(dir) / kRunManifestFile);
+  std::error_code error;
+  const bool found = std::filesystem::exists(std::filesystem::path(dir) / kRunManifestFile, error);
+  if (error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory)
+    throw Error(ErrorKind::io, "run checkpoint: cannot look into '" + dir + "': " + error.message());
+  return found;
 }
+
+namespace detail {
+/// Whether `file` is a name write_run_checkpoint gives state files: state-<5 digits>-<7 digits>-
+/// <16 hex digits>.safetensors (other files in the folder are never removed).
+inline bool is_state_file_name(const std::string& file) {
+  const std::string pattern = "state-ddddd-ddddddd-hhhhhhhhhhhhhhhh.safetensors";
+  if (file.size() != pattern.size()) return false;
+  for (std::size_t i = 0; i < file.size(); ++i) {
+    const char c = file[i], p = pattern[i];
+    const bool ok = p == 'd' ? (c >= '0' && c <= '9') : p == 'h' ? std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)) : c == p;
+    if (!ok) return false;
+  }
+  return true;
+}
+}  // namespace detail
 
 /// Writes a checkpoint into `dir` (created if missing): the state file, then the manifest (with
 /// the state file's name, size and hash added), then removes older state files and temporaries
@@ -91,25 +116,34 @@ inline bool has_run_checkpoint(const std::string& dir) {
 template <class T>
 void write_run_checkpoint(const std::string& dir, nlohmann::json manifest, const StateDict<T>& tensors) {
   namespace fs = std::filesystem;
-  fs::create_directories(dir);
-  const auto& position = manifest.at("position");
-  char name[64];
-  std::snprintf(name, sizeof name, "state-%05lld-%07lld.safetensors", position.at("task").get<long long>(),
-                position.at("step").get<long long>());
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) throw Error(ErrorKind::io, "run checkpoint: cannot create the folder '" + dir + "': " + error.message());
   const std::string bytes = to_safetensors_bytes(tensors, {{"format", kRunCheckpointFormat}});
+  const std::string hash = hex64(fnv1a64(bytes));
+  // Named by content too: rewriting a position with other values never touches the file the
+  // current manifest names.
+  const auto& position = manifest.at("position");
+  char prefix[48];
+  std::snprintf(prefix, sizeof prefix, "state-%05lld-%07lld-", position.at("task").get<long long>(), position.at("step").get<long long>());
+  const std::string name = prefix + hash + ".safetensors";
   write_file_atomically(dir + "/" + name, bytes);
   manifest["format"] = kRunCheckpointFormat;
   manifest["version"] = kRunCheckpointVersion;
   manifest["everlora_version"] = EVERLORA_VERSION_STRING;
   manifest["state_file"] = name;
   manifest["state_bytes"] = bytes.size();
-  manifest["state_hash"] = hex64(fnv1a64(bytes));
+  manifest["state_hash"] = hash;
   write_file_atomically(dir + "/" + kRunManifestFile, manifest.dump(1) + "\n");
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string file = entry.path().filename().string();
-    const bool old_state = file.rfind("state-", 0) == 0 && file != name;
-    const bool leftover = file.rfind(".state-", 0) == 0 || file.rfind(std::string(".") + kRunManifestFile + ".tmp-", 0) == 0;
-    if (old_state || leftover) fs::remove(entry.path());
+  // Best effort: what cannot be removed now is removed by a later checkpoint.
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    const fs::path path = it->path();
+    const std::string file = path.filename().string();
+    const bool old_state = detail::is_state_file_name(file) && file != name;
+    const bool leftover = (file.rfind(".state-", 0) == 0 && file.find(".safetensors.tmp-") != std::string::npos) ||
+                          file.rfind(std::string(".") + kRunManifestFile + ".tmp-", 0) == 0;
+    std::error_code not_removed;
+    if (old_state || leftover) fs::remove(path, not_removed);
   }
 }
 
@@ -194,7 +228,8 @@ inline nlohmann::json strategy_options_json(const StrategyOptions& o) {
 inline void check_same_run(const nlohmann::json& saved, const nlohmann::json& current, const std::string& dir) {
   if (saved == current) return;
   const nlohmann::json patch = nlohmann::json::diff(saved, current);
-  const nlohmann::json::json_pointer at(patch.front().at("path").get<std::string>());
+  nlohmann::json::json_pointer at(patch.front().at("path").get<std::string>());
+  while (!at.empty() && !saved.contains(at) && !current.contains(at)) at = at.parent_pointer();  // "/tasks/-": a longer list
   const auto show = [&](const nlohmann::json& j) { return j.contains(at) ? j.at(at).dump() : std::string("(absent)"); };
   throw Error(ErrorKind::config, "the checkpoint in '" + dir + "' is of another run: " + at.to_string() + " is " + show(saved) +
                                      " there and " + show(current) + " here");

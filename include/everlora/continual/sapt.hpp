@@ -132,10 +132,19 @@ class Sapt : public Strategy<T> {
     out.fields["targets"] = targets_;
     for (std::size_t j = 0; j < pseudo_.size(); ++j) out.tensors.emplace("pseudo/" + std::to_string(j), pseudo_[j]);
   }
-  void load_state(Workload<T>&, const StrategyState<T>& in) override {
+  void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
     targets_ = in.template get<std::vector<std::vector<double>>>("targets");
     pseudo_.clear();
-    for (std::size_t j = 0; j < targets_.size(); ++j) pseudo_.push_back(in.tensor("pseudo/" + std::to_string(j)));
+    for (std::size_t j = 0; j < targets_.size(); ++j) {
+      const Tensor<T>& summaries = in.tensor("pseudo/" + std::to_string(j));
+      const bool fits = static_cast<Index>(j) < workload.num_tasks() && targets_[j].size() == j + 1 && summaries.rank() == 2 &&
+                        summaries.dim(0) >= 1 && summaries.dim(1) == router_->width();
+      if (!fits)
+        throw Error(ErrorKind::format, "the checkpoint's SAPT state for task " + std::to_string(j + 1) + " (a target of " +
+                                           std::to_string(targets_[j].size()) + " weights, pseudo summaries " + summaries.shape().str() +
+                                           ") does not fit a router of width " + std::to_string(router_->width()));
+      pseudo_.push_back(summaries);
+    }
   }
 
   SharedAttentionRouter<T>* router() const { return router_.get(); }

@@ -10,7 +10,9 @@
 // and trains task t on the union of training_tasks(t) (just t, except for MTL).
 // Run checkpoints (continual/run_checkpoint.hpp): save_state keeps what the model's parameters do
 // not hold. To resume, the trainer rebuilds the model's structure by calling before_task and
-// replay_after_task for every finished task, then loads the parameters and calls load_state.
+// replay_after_task for every finished task, and, when the checkpoint is mid-task, before_task and
+// before_steps of the task in progress; then it loads the parameters and calls load_state, which
+// must set everything those calls set that the run had changed since.
 // Strategies reach the model only through its adapted layers (adapters/attach.hpp).
 #ifndef EVERLORA_CONTINUAL_STRATEGY_HPP
 #define EVERLORA_CONTINUAL_STRATEGY_HPP

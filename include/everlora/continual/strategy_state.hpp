@@ -1,12 +1,15 @@
 // everlora — StrategyState<T>: what a strategy keeps beyond the model's parameters (replay buffers,
 // slow copies, pseudo samples, counters), as named tensors plus JSON, for run checkpoints
 // (continual/run_checkpoint.hpp). A strategy that wraps another nests the inner one's state under
-// a name. Reading a field that is missing or of the wrong type is Error(format) naming it.
+// a name. Reading a field that is missing or of the wrong type is Error(format) naming it, and so
+// is a count that is not a whole number in [0, 2^40].
 #ifndef EVERLORA_CONTINUAL_STRATEGY_STATE_HPP
 #define EVERLORA_CONTINUAL_STRATEGY_STATE_HPP
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,30 +19,58 @@
 
 namespace everlora {
 
+namespace detail {
+
+/// Whether `value` is an integer >= 0 (parsed from text, nlohmann stores these as unsigned; set in
+/// code, as signed).
+inline bool is_whole_number(const nlohmann::json& value) {
+  return value.is_number_unsigned() || (value.is_number_integer() && value.get<std::int64_t>() >= 0);
+}
+
+/// `value` as a V; Error(format) naming `what` when it is of another JSON type, or, for an integer
+/// V, not an integer in [0, 2^40] (counts and indices: a float or a huge number would not convert).
+template <class V>
+V checked_json_value(const nlohmann::json& value, const std::string& what) {
+  if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {
+    if (!is_whole_number(value) || value.get<std::uint64_t>() > (std::uint64_t{1} << 40))
+      throw Error(ErrorKind::format, what + " is " + value.dump() + ", not a count");
+    return static_cast<V>(value.get<std::uint64_t>());
+  } else {
+    try {
+      return value.get<V>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::format, what + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace detail
+
 template <class T>
 struct StrategyState {
-  StateDict<T> tensors;                            ///< "pseudo/0", "slow/<parameter path>", …
+  StateDict<T> tensors;                              ///< "pseudo/0", "slow/<parameter path>", …
   nlohmann::json fields = nlohmann::json::object();  ///< counters, flags, small lists
+  std::string path = "strategy";                    ///< where this state sits, for messages
 
   /// Field `key`; Error(format) naming it when it is missing.
   const nlohmann::json& field(const std::string& key) const {
-    const auto it = fields.find(key);
-    if (it == fields.end()) throw Error(ErrorKind::format, "checkpoint: the strategy state has no field '" + key + "'");
-    return *it;
+    if (!fields.is_object() || !fields.contains(key))
+      throw Error(ErrorKind::format, "the checkpoint's " + path + " state has no field '" + key + "'");
+    return fields[key];
   }
-  /// Field `key` as a V; Error(format) naming it when it is missing or not a V.
+  /// Field `key` as a V (detail::checked_json_value); Error(format) naming it otherwise.
   template <class V>
   V get(const std::string& key) const {
-    try {
-      return field(key).template get<V>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(ErrorKind::format, "checkpoint: strategy state field '" + key + "': " + e.what());
-    }
+    return detail::checked_json_value<V>(field(key), "the checkpoint's " + path + " field '" + key + "'");
   }
-  /// Tensor `key`; Error(format) naming it when it is missing.
-  const Tensor<T>& tensor(const std::string& key) const {
+  /// Tensor `key`; Error(format) naming it when it is missing or its shape is not `shape` (when
+  /// given).
+  const Tensor<T>& tensor(const std::string& key, const Shape* shape = nullptr) const {
     const auto it = tensors.find(key);
-    if (it == tensors.end()) throw Error(ErrorKind::format, "checkpoint: the strategy state has no tensor '" + key + "'");
+    if (it == tensors.end()) throw Error(ErrorKind::format, "the checkpoint's " + path + " state has no tensor '" + key + "'");
+    if (shape && it->second.shape() != *shape)
+      throw Error(ErrorKind::format, "the checkpoint's " + path + " tensor '" + key + "' is " + it->second.shape().str() +
+                                         ", not " + shape->str());
     return it->second;
   }
 
@@ -52,6 +83,9 @@ struct StrategyState {
   StrategyState nested(const std::string& name) const {
     StrategyState inner;
     inner.fields = field(name);
+    if (!inner.fields.is_object())
+      throw Error(ErrorKind::format, "the checkpoint's " + path + " field '" + name + "' is not an object");
+    inner.path = path + "/" + name;
     const std::string prefix = name + "/";
     for (const auto& [key, t] : tensors)
       if (key.compare(0, prefix.size(), prefix) == 0) inner.tensors.emplace(key.substr(prefix.size()), t);
@@ -66,15 +100,24 @@ inline nlohmann::json replay_buffer_json(const ReplayBuffer& buffer) {
   return {{"items", std::move(items)}, {"seen", buffer.seen()}, {"rng", buffer.rng_state()}};
 }
 
-/// Restores what replay_buffer_json wrote; Error(format) when it does not fit the buffer.
-inline void restore_replay_buffer(ReplayBuffer& buffer, const nlohmann::json& saved) {
-  try {
-    std::vector<ExampleRef> items;
-    for (const auto& item : saved.at("items")) items.push_back({item.at(0).get<Index>(), item.at(1).get<Index>()});
-    buffer.restore(std::move(items), saved.at("seen").get<long>(), saved.at("rng").get<std::uint64_t>());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::format, std::string("checkpoint: replay buffer: ") + e.what());
+/// Restores what replay_buffer_json wrote; Error(format) when it does not fit the buffer or names
+/// an example that `workload` does not have.
+template <class T>
+void restore_replay_buffer(ReplayBuffer& buffer, const nlohmann::json& saved, const Workload<T>& workload) {
+  const std::string what = "the checkpoint's replay buffer";
+  if (!saved.is_object() || !saved.contains("items") || !saved["items"].is_array() || !saved.contains("seen") || !saved.contains("rng"))
+    throw Error(ErrorKind::format, what + " is not {items, seen, rng}");
+  std::vector<ExampleRef> items;
+  for (const auto& item : saved["items"]) {
+    if (!item.is_array() || item.size() != 2) throw Error(ErrorKind::format, what + " holds " + item.dump() + ", not [task, index]");
+    const ExampleRef e{detail::checked_json_value<Index>(item[0], what + "'s task"), detail::checked_json_value<Index>(item[1], what + "'s index")};
+    if (e.task >= workload.num_tasks() || e.index >= workload.train_size(e.task))
+      throw Error(ErrorKind::format, what + " holds example " + item.dump() + ", which the workload does not have");
+    items.push_back(e);
   }
+  if (!detail::is_whole_number(saved["rng"])) throw Error(ErrorKind::format, what + "'s generator state is not a 64-bit count");
+  buffer.restore(std::move(items), detail::checked_json_value<long>(saved["seen"], what + "'s offer count"),
+                 saved["rng"].get<std::uint64_t>());
 }
 
 }  // namespace everlora

@@ -48,6 +48,9 @@ struct TrainerOptions {
   std::string checkpoint_dir;  ///< "": no checkpoints; else the run's checkpoint folder (see above)
   Index checkpoint_every = 0;  ///< also every this many steps within a task (0: after tasks only)
   bool resume = false;         ///< continue from the checkpoint in checkpoint_dir
+  /// What else decides the run's result, as JSON (cl_run: the benchmark and its limits): recorded
+  /// in the checkpoint's config, which a resume must match.
+  nlohmann::json run_config = nlohmann::json::object();
 };
 
 /// The options that decide a run's result, as a checkpoint records them (not progress or folders).
@@ -177,11 +180,7 @@ inline RunPosition read_run_progress(const nlohmann::json& manifest, ContinualRe
     result.train_seconds = saved.at("train_seconds").get<double>();
     result.final_loss = saved.at("final_loss").get<std::vector<double>>();
     const auto& p = manifest.at("task_progress");
-    const auto count = [&](const nlohmann::json& v) {
-      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > (1ULL << 40))
-        throw Error(ErrorKind::format, "run checkpoint '" + source + "': " + v.dump() + " is not a count");
-      return static_cast<Index>(v.get<std::uint64_t>());
-    };
+    const auto count = [&](const nlohmann::json& v) { return checked_json_value<Index>(v, "run checkpoint '" + source + "': a count"); };
     const auto& at = manifest.at("position");
     const RunPosition position{count(at.at("task")), count(at.at("step")), count(at.at("steps")), p.at("tail_loss").get<double>(),
                                count(p.at("tail_steps")), count(p.at("epoch")), static_cast<std::size_t>(count(p.at("cursor")))};
@@ -207,9 +206,13 @@ class RunCheckpointer {
       throw Error(ErrorKind::config, "'" + dir_ + "' already holds a run checkpoint: resume it or choose another folder");
     fingerprint_ = model_fingerprint(workload.model());  // the base, before any task adapts it
     std::vector<std::string> tasks;
-    for (Index t = 0; t < workload.num_tasks(); ++t) tasks.push_back(workload.task_name(t));
-    config_ = {{"method", strategy.name()}, {"tasks", tasks}, {"value_type", sizeof(T) == 4 ? "f32" : "f64"},
-               {"trainer", trainer_options_json(options)}, {"strategy", strategy_options_json(strategy.options())}};
+    std::vector<Index> train_sizes;
+    for (Index t = 0; t < workload.num_tasks(); ++t) tasks.push_back(workload.task_name(t)), train_sizes.push_back(workload.train_size(t));
+    // The thread count too: float sums split over threads differ in their last bits.
+    config_ = {{"method", strategy.name()}, {"tasks", tasks}, {"train_sizes", train_sizes},
+               {"value_type", sizeof(T) == 4 ? "f32" : "f64"}, {"threads", num_threads()},
+               {"trainer", trainer_options_json(options)}, {"strategy", strategy_options_json(strategy.options())},
+               {"run", options.run_config}};
   }
   const std::string& dir() const { return dir_; }
   /// Whether a checkpoint is due after `done` of `steps` steps (the task's end has its own).
@@ -222,7 +225,7 @@ class RunCheckpointer {
     StrategyState<T> state;
     strategy_.save_state(state);
     nlohmann::json manifest = {
-        {"base_fingerprint", fingerprint_}, {"config", config_}, {"threads", num_threads()},
+        {"base_fingerprint", fingerprint_}, {"config", config_},
         {"position", {{"task", at.task}, {"step", at.step}, {"steps", at.steps}}},
         {"task_progress", {{"tail_loss", at.tail_loss}, {"tail_steps", at.tail_steps}, {"epoch", at.epoch}, {"cursor", at.cursor}}},
         {"result", {{"r", matrix_json(result.r)}, {"views", views}, {"train_seconds", result.train_seconds}, {"final_loss", result.final_loss}}},
@@ -247,19 +250,23 @@ class RunCheckpointer {
     return read_run_progress(m, result, dir_ + "/" + kRunManifestFile);
   }
 
-  /// Loads the opened checkpoint's parameters, generators, strategy state and (mid-task) optimizer
-  /// state into a model whose structure the trainer has rebuilt.
-  void restore(Optimizer<T>* optimizer) {
-    workload_.model().load_state_dict(tensors_under(loaded_.tensors, "model/"));
+  /// Loads the opened checkpoint's parameters, generators and strategy state into a model whose
+  /// structure the trainer has rebuilt, and mid-task the optimizer's state and the batch cycle's
+  /// position. Errors name the checkpoint.
+  void restore(Optimizer<T>* optimizer = nullptr, BatchCycler* batches = nullptr, const RunPosition* at = nullptr) {
     const nlohmann::json& m = loaded_.manifest;
-    if (!m.contains("generators") || !m.contains("strategy"))
-      throw Error(ErrorKind::format, "run checkpoint '" + dir_ + "/" + kRunManifestFile + "': no generators or strategy fields");
-    restore_module_generators(workload_.model(), m["generators"]);
-    StrategyState<T> state;
-    state.tensors = tensors_under(loaded_.tensors, "strategy/");
-    state.fields = m["strategy"];
-    strategy_.load_state(workload_, state);
-    if (optimizer) optimizer->load_state_dict(tensors_under(loaded_.tensors, "optimizer/"));
+    try {
+      workload_.model().load_state_dict(tensors_under(loaded_.tensors, "model/"));
+      restore_module_generators(workload_.model(), m["generators"]);
+      StrategyState<T> state;
+      state.tensors = tensors_under(loaded_.tensors, "strategy/");
+      state.fields = m["strategy"];
+      strategy_.load_state(workload_, state);
+      if (optimizer) optimizer->load_state_dict(tensors_under(loaded_.tensors, "optimizer/"));
+      if (batches && at) batches->seek(at->epoch, at->cursor);
+    } catch (const Error& e) {
+      throw Error(e.kind(), "run checkpoint '" + dir_ + "/" + m["state_file"].get<std::string>() + "': " + e.message());
+    }
     loaded_ = {};
   }
 
@@ -303,7 +310,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       strategy.before_task(workload, t);
       strategy.replay_after_task(workload, t);
     }
-    if (resume_at.step == 0) checkpoints.restore(nullptr);
+    if (resume_at.step == 0) checkpoints.restore();
   } else {
     detail::score_all(workload, strategy, result, 0, options.eval_split);
     checkpoints.save({}, result, nullptr);
@@ -331,9 +338,8 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
         throw Error(ErrorKind::format, "the checkpoint in '" + checkpoints.dir() + "' is at step " + std::to_string(resume_at.step) + " of " +
                                            std::to_string(resume_at.steps) + " of task " + std::to_string(t + 1) + ", which has " +
                                            std::to_string(steps) + " steps here");
-      checkpoints.restore(&optimizer);
       at = resume_at;
-      batches.seek(at.epoch, at.cursor);
+      checkpoints.restore(&optimizer, &batches, &at);
     }
 
     ProgressOptions bar;

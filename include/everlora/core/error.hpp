@@ -38,12 +38,16 @@ class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message)
       : std::runtime_error(std::string("everlora: ") + to_string(kind) + " error: " + message),
-        kind_(kind) {}
+        kind_(kind),
+        message_(message) {}
 
   ErrorKind kind() const noexcept { return kind_; }
+  /// The message alone, without the "everlora: <kind> error: " prefix (to add context to it).
+  const std::string& message() const noexcept { return message_; }
 
  private:
   ErrorKind kind_;
+  std::string message_;
 };
 
 }  // namespace everlora
