@@ -1,5 +1,6 @@
 // GPT checkpoints: weights plus the config in the safetensors metadata rebuild the same model.
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "everlora/io/gpt_checkpoint.hpp"
 #include "io_support.hpp"
@@ -40,4 +41,16 @@ TEST_CASE("load_gpt refuses files without a config or with weights that do not f
   save_safetensors(dir.file("badconfig.safetensors"), state, {{kGptConfigKey, "{\"d_model\": 4}"}});
   everlora_test::require_error([&] { load_gpt<float>(dir.file("badconfig.safetensors")); },
                                ErrorKind::format, {"badconfig.safetensors", "vocab_size"});
+}
+
+TEST_CASE("load_gpt refuses a NaN or infinite weight, naming the tensor", "[io][gpt][errors]") {
+  everlora_test::TempDir dir;
+  const GPTConfig config = everlora_test::tiny_gpt_config(10, 4, 4, 1, 1);
+  GPT<float> model(config);
+  StateDict<float> state;
+  for (const auto& [name, p] : model.state_dict()) state.emplace(name, p.clone());
+  state.at("head.weight")[5] = -std::numeric_limits<float>::infinity();
+  save_safetensors(dir.file("inf.safetensors"), state, {{kGptConfigKey, gpt_config_to_json(config)}});
+  everlora_test::require_error([&] { load_gpt<float>(dir.file("inf.safetensors")); }, ErrorKind::value,
+                               {"inf.safetensors", "'head.weight'", "-inf", "flat index 5"});
 }
