@@ -84,7 +84,7 @@ class AdaptedLinear : public Linear<T> {
       if (!dense) {
         std::vector<Index> ran;  // rows per expert, added to expert_rows_ under the lock
         Tensor<T> y = routed_lora_linear(x, x_adapter, this->weight(), this->bias(), as, bs, scales, coef, &ran);
-        add_expert_rows(ran);
+        add_expert_rows(ran.size(), [&ran](std::size_t e) { return ran[e]; });
         return y;
       }
       count_all_rows(rows);
@@ -136,12 +136,15 @@ class AdaptedLinear : public Linear<T> {
       if (!only || bank_->names()[e] == *only) sum.vec() += (*bank_)[e].scale() * delta_weight(e).vec();
     return sum;
   }
-  void count_all_rows(Index rows) { add_expert_rows(std::vector<Index>(bank_->size(), rows)); }
-  void add_expert_rows(const std::vector<Index>& rows) {
-    const std::lock_guard<std::mutex> lock(count_);  // inference may run from several threads
-    expert_rows_.resize(std::max(expert_rows_.size(), rows.size()), 0);
-    for (std::size_t e = 0; e < rows.size(); ++e) expert_rows_[e] += rows[e];
+  /// expert_rows_[e] += rows_of(e) for every expert e, under the lock (inference may run from
+  /// several threads).
+  template <class RowsOf>
+  void add_expert_rows(std::size_t experts, RowsOf&& rows_of) {
+    const std::lock_guard<std::mutex> lock(count_);
+    expert_rows_.resize(std::max(expert_rows_.size(), experts), 0);
+    for (std::size_t e = 0; e < experts; ++e) expert_rows_[e] += rows_of(e);
   }
+  void count_all_rows(Index rows) { add_expert_rows(bank_->size(), [rows](std::size_t) { return rows; }); }
   void fold(int sign, const std::string* only) { this->weight().vec() += static_cast<T>(sign) * scaled_updates(only).vec(); }
 
   /// The gated path: each expert's output e_e = s_e·x̃·gate(ΔW_e)ᵀ from its dense update, then

@@ -138,9 +138,7 @@ class ILora : public Strategy<T> {
   void load_state(Workload<T>& workload, const StrategyState<T>& in) override {
     inner_->load_state(workload, in.nested("inner"));
     restore_replay_buffer(buffer_, in.field("buffer"), workload);
-    StateDict<T> slow;
-    for (const auto& [name, current] : slow_.state()) slow.emplace(name, in.tensor("slow/" + name, &current.shape()));
-    slow_.load_state(slow);
+    slow_.load_state(tensors_under(in.tensors, "slow/"));
   }
 
   std::vector<std::string> extra_views() const override { return {kFastView}; }

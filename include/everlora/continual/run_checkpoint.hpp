@@ -169,15 +169,6 @@ RunCheckpoint<T> read_run_checkpoint(const std::string& dir) {
   return out;
 }
 
-/// The tensors of `all` whose keys start with `prefix`, without it.
-template <class T>
-StateDict<T> tensors_under(const StateDict<T>& all, const std::string& prefix) {
-  StateDict<T> out;
-  for (const auto& [key, t] : all)
-    if (key.compare(0, prefix.size(), prefix) == 0) out.emplace(key.substr(prefix.size()), t);
-  return out;
-}
-
 /// The state of every generator inside `model` (adapter dropout, Dropout layers), by module path.
 template <class T>
 nlohmann::json module_generators(Module<T>& model) {

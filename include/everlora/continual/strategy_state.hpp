@@ -86,9 +86,7 @@ struct StrategyState {
     if (!inner.fields.is_object())
       throw Error(ErrorKind::format, "the checkpoint's " + path + " field '" + name + "' is not an object");
     inner.path = path + "/" + name;
-    const std::string prefix = name + "/";
-    for (const auto& [key, t] : tensors)
-      if (key.compare(0, prefix.size(), prefix) == 0) inner.tensors.emplace(key.substr(prefix.size()), t);
+    inner.tensors = tensors_under(tensors, name + "/");
     return inner;
   }
 };

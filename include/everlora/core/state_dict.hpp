@@ -14,6 +14,15 @@ namespace everlora {
 template <class T>
 using StateDict = std::map<std::string, Tensor<T>>;
 
+/// The tensors of `all` whose keys start with `prefix`, without it (sharing storage).
+template <class T>
+StateDict<T> tensors_under(const StateDict<T>& all, const std::string& prefix) {
+  StateDict<T> out;
+  for (const auto& [key, t] : all)
+    if (key.compare(0, prefix.size(), prefix) == 0) out.emplace(key.substr(prefix.size()), t);
+  return out;
+}
+
 /// Throws Error(value) naming `source`, the tensor and the flat index of the first NaN or infinite
 /// value in `tensors` (loaders refuse such weights rather than train or predict with them).
 template <class T>
