@@ -5,8 +5,11 @@
 //          [--checkpoint DIR [--checkpoint-every N] | --resume DIR]
 // The bundled text benchmarks are built into the cache folder on first use (from Debian's
 // packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp).
+// Built with EVERLORA_MPI, `mpirun -np N cl_run …` trains data-parallel over the N processes
+// (docs/distributed.md): the same R as one process, process 0 alone writes reports and checkpoints.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <filesystem>
@@ -17,6 +20,9 @@
 #include "everlora/data/builders/domains.hpp"
 #include "everlora/data/builders/textcl.hpp"
 #include "cl_bases.hpp"
+#ifdef EVERLORA_WITH_MPI
+#include "everlora/distributed/mpi.hpp"
+#endif
 
 namespace {
 
@@ -53,7 +59,20 @@ struct Settings {
   std::string checkpoint;
   Index checkpoint_every = 0;
   bool resume = false;
+  // Data-parallel training (null: this process alone); only the chief (process 0) reports.
+  Communicator* communicator = nullptr;
+  bool chief = true;
 };
+
+#ifndef EVERLORA_WITH_MPI
+/// The number of processes an MPI launcher started this one among (1 without a launcher): Open
+/// MPI's, MPICH's and Slurm's variables.
+Index launched_processes() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"})
+    if (const char* value = std::getenv(name)) return std::max<Index>(1, std::atol(value));
+  return 1;
+}
+#endif
 
 /// The stream folder of a text benchmark: a bundled one (built into the cache if missing) or a
 /// user's folder as it is.
@@ -114,6 +133,9 @@ struct MethodRun {
   std::optional<JumpMasks> masks;
   std::optional<RoutingReport> example_routing;  ///< SAPT's and MoA's routers
   std::vector<ConnectivityCurve> connectivity;  ///< both parametrisations, when asked for
+  Index steps = 0;                 ///< optimizer steps taken
+  std::uint64_t step_bytes = 0;    ///< bytes they passed to allreduce (data-parallel runs)
+  std::vector<double> final_loss;  ///< per task, the mean loss of its last 10% of steps
 };
 
 /// The probe between the states after tasks k−1 and k (1-based k), (A,B) and ΔW interpolation
@@ -169,6 +191,7 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   trainer.batch_size = image ? 64 : s.batch;
   trainer.lr = d.lr;
   trainer.seed = s.seed;
+  trainer.communicator = s.communicator;
   if (!s.checkpoint.empty()) {
     trainer.checkpoint_dir = s.checkpoint + "/" + method;
     trainer.checkpoint_every = s.checkpoint_every;
@@ -176,14 +199,16 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
     trainer.run_config = {{"benchmark", s.benchmark}, {"quick", s.quick}, {"demo", s.demo}, {"tasks", s.tasks},
                           {"eval_limit", s.eval_limit}, {"base", s.base}};
     trainer.resume = s.resume && has_run_checkpoint(trainer.checkpoint_dir);  // a method not reached yet starts afresh
-    if (trainer.resume) std::fprintf(stderr, "%s: resuming from %s\n", method.c_str(), trainer.checkpoint_dir.c_str());
+    if (trainer.resume && s.chief) std::fprintf(stderr, "%s: resuming from %s\n", method.c_str(), trainer.checkpoint_dir.c_str());
   }
   std::vector<ParameterState<float>> states;  // after each task, for the connectivity probe
   const auto keep_state = [&](Index) { states.push_back(capture_adapted_state(workload->model())); };
   const ContinualResult result = train_continual(*workload, *strategy, trainer,
                                                  s.connectivity > 0 ? std::function<void(Index)>(keep_state) : nullptr);
-  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt, std::nullopt, {}};
+  MethodRun run{{method, result.r, compute_metrics(result.r), result.train_seconds, bench::peak_rss_mb(), std::nullopt, ""}, std::nullopt, std::nullopt, std::nullopt, {}, 0, 0, {}};
+  run.steps = result.steps, run.step_bytes = result.step_bytes, run.final_loss = result.final_loss;
   if (!result.views.empty()) run.row.r_alt = result.views.front().second, run.row.r_alt_label = result.views.front().first;
+  if (!s.chief) return run;  // the reports below are the chief's (and computed on the whole splits)
   strategy->begin_scoring(*workload, "");  // the reports describe the model that was scored
   if (!attention_mixers(workload->model()).empty()) run.routing = measure_mixer_routing(*workload, Split::test);
   if (const auto* jump = dynamic_cast<const JumpLora<float>*>(strategy.get())) run.masks = jump->masks();
@@ -291,6 +316,24 @@ void write_connectivity(const std::string& out, const std::string& method, const
 
 int main(int argc, char** argv) {
   Settings s;
+#ifdef EVERLORA_WITH_MPI
+  std::optional<MpiSession> mpi;
+  std::optional<MpiCommunicator> world;
+  try {
+    mpi.emplace(argc, argv);
+    world.emplace();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cl_run: %s\n", e.what());
+    return 1;
+  }
+  if (world->size() > 1) s.communicator = &*world, s.chief = world->rank() == 0;
+#else
+  if (launched_processes() > 1) {
+    std::fprintf(stderr, "cl_run: started as one of %td processes, but built without MPI: each would run alone. "
+                         "Configure with -DEVERLORA_MPI=ON (docs/distributed.md).\n", launched_processes());
+    return 1;
+  }
+#endif
   CLI::App app{"Run continual-learning methods on a benchmark; write R, metrics, results.json, CSV and SVG."};
   bool list = false;
   app.add_option("--benchmark", s.benchmark, "textcl, domains, rotated-fmnist or a stream folder")->capture_default_str();
@@ -388,6 +431,8 @@ int main(int argc, char** argv) {
     if (s.connectivity == 1 || s.connectivity < 0)
       throw Error(ErrorKind::config, "--connectivity " + std::to_string(s.connectivity) + ": K must be 0 (off) or at least 2");
 
+    // Missing caches (benchmark, base) are built by the chief alone; the others wait, then read them.
+    if (s.communicator && !s.chief) s.communicator->barrier();
     std::function<std::unique_ptr<Workload<float>>()> make_workload;
     if (image) {
       const std::string backbone = s.cache + (s.quick ? "/fmnist_backbone-quick.safetensors" : "/fmnist_backbone.safetensors");
@@ -404,13 +449,17 @@ int main(int argc, char** argv) {
       options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 20 : 0;
       make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
     }
+    if (s.communicator && s.chief) s.communicator->barrier();
     {
       const auto probe = make_workload();
       for (Index t = 0; t < probe->num_tasks(); ++t) report.tasks.push_back(probe->task_name(t));
     }
 
-    std::fprintf(stderr, "cl_run: %s, %zu tasks, methods %s, %td steps per task, %d threads\n", s.benchmark.c_str(),
-                 report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, num_threads());
+    const Index processes = s.communicator ? s.communicator->size() : 1;
+    if (s.chief)
+      std::fprintf(stderr, "cl_run: %s, %zu tasks, methods %s, %td steps per task, %td process%s of %d threads\n", s.benchmark.c_str(),
+                   report.tasks.size(), s.methods.empty() ? "(all available)" : s.methods.c_str(), d.steps, processes,
+                   processes > 1 ? "es" : "", num_threads());
     std::vector<std::pair<std::string, MixerRouting>> routings;
     std::vector<std::pair<std::string, JumpMasks>> mask_reports;
     std::vector<std::pair<std::string, RoutingReport>> example_routings;
@@ -420,6 +469,7 @@ int main(int argc, char** argv) {
                                          std::to_string(report.tasks.size()) + " tasks");
     for (const auto& method : methods) {
       MethodRun run = run_method(method, make_workload, d, s, image);
+      if (!s.chief) continue;
       report.methods.push_back(std::move(run.row));
       if (run.routing) routings.emplace_back(method, std::move(*run.routing));
       if (run.masks) mask_reports.emplace_back(method, std::move(*run.masks));
@@ -430,8 +480,11 @@ int main(int argc, char** argv) {
       bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
                    {"AA", r.metrics.aa}, {"BWT", r.metrics.bwt}, {"FWT", r.metrics.fwt}, {"FRa", r.metrics.fra},
                    {"LA", r.metrics.la}, {"train_seconds", r.train_seconds}, {"peak_rss_mb", r.peak_rss_mb},
-                   {"threads", num_threads()}});
+                   {"threads", num_threads()}, {"processes", processes}, {"steps", run.steps}, {"R", r.r.rows()},
+                   {"final_loss", run.final_loss},
+                   {"allreduce_bytes_per_step", run.steps > 0 ? static_cast<double>(run.step_bytes) / static_cast<double>(run.steps) : 0.0}});
     }
+    if (!s.chief) return 0;
     write_report(s.out, report);
     for (const auto& [method, routing] : routings) write_routing(s.out, method, report.tasks, routing);
     for (const auto& [method, masks] : mask_reports) write_masks(s.out, method, report.tasks, masks);
@@ -440,7 +493,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s", metrics_table(report).c_str());
     std::fprintf(stderr, "wrote %s/results.json, one CSV and SVG plots per method\n", s.out.c_str());
   } catch (const Error& e) {
-    std::fprintf(stderr, "cl_run: %s\n", e.what());
+    if (!s.communicator) {
+      std::fprintf(stderr, "cl_run: %s\n", e.what());
+      return 1;
+    }
+    std::fprintf(stderr, "cl_run: process %td: %s\n", s.communicator->rank(), e.what());
+#ifdef EVERLORA_WITH_MPI
+    MpiSession::abort(1);  // the other processes may be waiting in a collective
+#endif
     return 1;
   }
   return 0;

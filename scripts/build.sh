@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds everlora (Release, with tests, examples and benchmarks) in $BUILD_DIR
-# (default: build/ in the repository). Extra arguments go to the cmake configure step, e.g.
+# Configures and builds everlora (Release, with tests, examples, benchmarks and everlora::mpi, whose
+# Open MPI setup.sh installs) in $BUILD_DIR (default: build/ in the repository). Extra arguments go to the cmake configure step, e.g.
 #   scripts/build.sh -DEVERLORA_SANITIZE=ON
 # Environment: BUILD_DIR, BUILD_TYPE (default Release), JOBS (default: nproc).
 set -euo pipefail
@@ -17,5 +17,6 @@ cmake -S "$repo_root" -B "$build_dir" \
   -DEVERLORA_BUILD_TESTS=ON \
   -DEVERLORA_BUILD_EXAMPLES=ON \
   -DEVERLORA_BUILD_BENCHMARKS=ON \
+  -DEVERLORA_MPI=ON \
   "$@"
 cmake --build "$build_dir" -j"$jobs"

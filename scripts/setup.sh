@@ -23,6 +23,8 @@ PACKAGES=(
   dataset-fashion-mnist  # rotated-fmnist (/usr/share/datasets/fashion-mnist)
   clang               # scripts/fuzz.sh: the fuzz targets build with clang++ (14 on Debian 12)
   libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang 14
+  openmpi-bin         # everlora::mpi (EVERLORA_MPI): mpirun, for data-parallel cl_run and its test
+  libopenmpi-dev      # everlora::mpi: Open MPI's headers and library
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then

@@ -57,17 +57,22 @@ class SyntheticWorkload : public Workload<T> {
     return batch_loss(batch, &features);
   }
 
-  double score(Index t, everlora::Split split) override {
+  double score(Index t, everlora::Split split) override { return score_part(t, split, {}).percent(); }
+  bool supports_shards() const override { return true; }
+  ScoreTally score_part(Index t, everlora::Split split, const BatchShard& part) override {
     NoGrad no_graph;
-    const Split& s = split == everlora::Split::train ? train_[static_cast<std::size_t>(t)] : test_[static_cast<std::size_t>(t)];
-    const RoutedForward<T> routed(this->router(), s.x.dim(0), [&] { return rows_routing_input(s.x); });
-    const Tensor<T> logits = model_.forward(s.x);
-    Index hits = 0;
-    for (std::size_t i = 0; i < s.labels.size(); ++i) {
-      const T* z = logits.data() + static_cast<Index>(i) * classes_;
-      hits += (std::max_element(z, z + classes_) - z) == s.labels[i] ? 1 : 0;
+    const Split& s = split_of(t, split);
+    const auto [begin, end] = part.range(static_cast<Index>(s.labels.size()));
+    if (begin == end) return {};
+    const Tensor<T> x = slice_rows(s.x, begin, end);
+    const RoutedForward<T> routed(this->router(), x.dim(0), [&] { return rows_routing_input(x); });
+    const Tensor<T> logits = model_.forward(x);
+    ScoreTally tally{0, static_cast<double>(end - begin)};
+    for (Index i = begin; i < end; ++i) {
+      const T* z = logits.data() + (i - begin) * classes_;
+      tally.hits += (std::max_element(z, z + classes_) - z) == s.labels[static_cast<std::size_t>(i)] ? 1 : 0;
     }
-    return 100.0 * static_cast<double>(hits) / static_cast<double>(s.labels.size());
+    return tally;
   }
 
   Index split_size(Index t, everlora::Split split) const override {
@@ -85,7 +90,12 @@ class SyntheticWorkload : public Workload<T> {
   std::set<Index> seen_tasks;  ///< every task a training batch came from
 
  private:
-  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
+  /// The loss of `whole`, or of this process's part of it (every mean is over examples).
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& whole, BlockFeatures<T>* features) {
+    const BatchShard& shard = this->shard();
+    const std::vector<ExampleRef> batch = shard.whole() ? whole : shard.of(whole);
+    const auto part = static_cast<double>(batch.size()), all = static_cast<double>(whole.size());
+    this->set_shard_weights(shard.weights({part, part, part}, {all, all, all}));
     const Index width = inputs_;
     Tensor<T> x = Tensor<T>::empty({static_cast<Index>(batch.size()), width});
     std::vector<std::int32_t> labels;
@@ -98,7 +108,7 @@ class SyntheticWorkload : public Workload<T> {
     const RoutedForward<T> routed(this->router(), x.dim(0), [&] { return rows_routing_input(x); });
     const Tensor<T> logits = model_.forward(x);
     if (features) *features = BlockFeatures<T>{{logits}, static_cast<Index>(batch.size())};
-    return cross_entropy(logits, labels);
+    return cross_entropy(logits, labels) * static_cast<T>(this->shard_weight(BatchMean::loss_terms));
   }
 
   struct Split {
@@ -107,6 +117,11 @@ class SyntheticWorkload : public Workload<T> {
   };
   const Split& split_of(Index t, everlora::Split split) const {
     return (split == everlora::Split::train ? train_ : test_)[static_cast<std::size_t>(t)];
+  }
+  static Tensor<T> slice_rows(const Tensor<T>& x, Index begin, Index end) {
+    Tensor<T> out = Tensor<T>::empty({end - begin, x.dim(1)});
+    std::copy_n(x.data() + begin * x.dim(1), out.numel(), out.data());
+    return out;
   }
   RoutingInput<T> rows_routing_input(const Tensor<T>& x) const {
     return {reshape(x, {x.dim(0), 1, x.dim(1)}), Tensor<T>::ones({x.dim(0), 1})};

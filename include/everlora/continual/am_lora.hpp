@@ -93,7 +93,9 @@ class AmLora : public Strategy<T> {
   Tensor<T> extra_loss(Workload<T>& workload, const std::vector<ExampleRef>&) override {
     if (this->options_.am_l1_lambda == 0) return {};
     Tensor<T> penalty = gate_l1_penalty(workload.model());
-    return penalty.defined() ? penalty * static_cast<T>(this->options_.am_l1_lambda) : penalty;
+    // A mean over the rows of the batch's forward pass: weighted by its share in data-parallel runs.
+    const double weight = this->options_.am_l1_lambda * workload.shard_weight(BatchMean::all_rows);
+    return penalty.defined() ? penalty * static_cast<T>(weight) : penalty;
   }
 };
 

@@ -115,8 +115,9 @@ class ILora : public Strategy<T> {
       BlockFeatures<T> fast;
       const Tensor<T> replayed = workload.loss_with_features(replay, fast);
       if (this->options_.i_lora.target == ILoraConfig::Target::max) target = max_target(fast, target);
-      total = (current + replayed) * T(0.5) +
-              consistency_loss(fast, target) * static_cast<T>(this->options_.i_lora.consistency);
+      // The MSE averages over the replay batch's real rows: weighted by their share in data-parallel runs.
+      const double gamma = this->options_.i_lora.consistency * workload.shard_weight(BatchMean::real_rows);
+      total = (current + replayed) * T(0.5) + consistency_loss(fast, target) * static_cast<T>(gamma);
     }
     return extra.defined() ? total + extra : total;
   }

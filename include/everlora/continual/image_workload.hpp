@@ -4,6 +4,7 @@
 #ifndef EVERLORA_CONTINUAL_IMAGE_WORKLOAD_HPP
 #define EVERLORA_CONTINUAL_IMAGE_WORKLOAD_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -88,9 +89,14 @@ class ImageWorkload : public Workload<T> {
     return batch_loss(batch, &features);
   }
 
-  double score(Index task, Split split) override {
+  double score(Index task, Split split) override { return accuracy(*model_, images(task, split), this->router()); }
+  bool supports_shards() const override { return true; }
+  /// Correct images out of `part`'s range of the split.
+  ScoreTally score_part(Index task, Split split, const BatchShard& part) override {
     const ImageSet& set = images(task, split);
-    return accuracy(*model_, set, this->router());
+    if (set.count == 0) throw Error(ErrorKind::value, "ImageWorkload: an empty image set cannot be scored");
+    const auto [begin, end] = part.range(set.count);
+    return tally(*model_, set, begin, end, this->router());
   }
 
   Index split_size(Index task, Split split) const override { return images(task, split).count; }
@@ -127,27 +133,38 @@ class ImageWorkload : public Workload<T> {
   /// routing each chunk through `router` if one is given.
   static double accuracy(MLPClassifier<T>& model, const ImageSet& set, ExampleRouter<T>* router = nullptr) {
     if (set.count == 0) throw Error(ErrorKind::value, "ImageWorkload: an empty image set cannot be scored");
+    return tally(model, set, 0, set.count, router).percent();
+  }
+  /// As accuracy, for the images [begin, end) of `set`: correct ones out of end − begin.
+  static ScoreTally tally(MLPClassifier<T>& model, const ImageSet& set, Index begin, Index end, ExampleRouter<T>* router = nullptr) {
     NoGrad no_graph;
     const EvalMode<T> eval_mode(model);
-    Index correct = 0;
+    ScoreTally out{0, static_cast<double>(end - begin)};
     std::vector<std::int32_t> labels;
-    for (Index begin = 0; begin < set.count; begin += 256) {
+    for (Index chunk = begin; chunk < end; chunk += 256) {
       std::vector<std::pair<const ImageSet*, Index>> images;
-      for (Index i = begin; i < std::min(set.count, begin + 256); ++i) images.emplace_back(&set, i);
+      for (Index i = chunk; i < std::min(end, chunk + 256); ++i) images.emplace_back(&set, i);
       const Tensor<T> x = gather_images<T>(images, labels);
       const RoutedForward<T> routed(router, x.dim(0), [&] { return image_routing_input(model, x, router->input_layer(), router); });
       const Tensor<T> logits = model.forward(x);
       const Index classes = logits.shape().last();
       for (std::size_t i = 0; i < images.size(); ++i) {
         const T* z = logits.data() + static_cast<Index>(i) * classes;
-        correct += (std::max_element(z, z + classes) - z) == labels[i] ? 1 : 0;
+        out.hits += (std::max_element(z, z + classes) - z) == labels[i] ? 1 : 0;
       }
     }
-    return 100.0 * static_cast<double>(correct) / static_cast<double>(set.count);
+    return out;
   }
 
  private:
-  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
+  /// The loss of `whole`, or of this process's part of it (every mean is over examples).
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& whole, BlockFeatures<T>* features) {
+    const BatchShard& shard = this->shard();
+    const std::vector<ExampleRef> batch = shard.whole() ? whole : shard.of(whole);
+    if (!shard.whole()) {
+      const auto part = static_cast<double>(batch.size()), all = static_cast<double>(whole.size());
+      this->set_shard_weights(shard.weights({part, part, part}, {all, all, all}));
+    }
     std::vector<std::pair<const ImageSet*, Index>> images;
     for (const ExampleRef& ref : batch) images.emplace_back(&tasks_.at(static_cast<std::size_t>(ref.task)).train, ref.index);
     std::vector<std::int32_t> labels;
@@ -155,7 +172,9 @@ class ImageWorkload : public Workload<T> {
     const RoutedForward<T> routed(this->router(), x.dim(0), [&] { return image_routing_input(*model_, x, this->routing_layer(), this->router()); });
     const Tensor<T> logits = model_->forward(x, features ? &features->blocks : nullptr);
     if (features) features->rows = x.dim(0);
-    return cross_entropy(logits, labels);
+    const Tensor<T> loss = cross_entropy(logits, labels);
+    const double weight = this->shard_weight(BatchMean::loss_terms);
+    return weight == 1.0 ? loss : loss * static_cast<T>(weight);
   }
 
   const ImageSet& images(Index task, Split split) const {

@@ -62,13 +62,19 @@ class TextWorkload : public Workload<T> {
     return batch_loss(batch, &features);
   }
 
-  double score(Index task, Split split) override {
+  double score(Index task, Split split) override { return score_part(task, split, {}).percent(); }
+  bool supports_shards() const override { return true; }
+  /// Exact-match hits out of examples, or correct next bytes out of bytes, on `part`'s range of
+  /// the split's first eval_limit examples.
+  ScoreTally score_part(Index task, Split split, const BatchShard& part) override {
     const Task& t = stream_.tasks.at(static_cast<std::size_t>(task));
-    const std::vector<Example>& all = split == Split::train ? t.train : split == Split::dev ? t.dev : t.test;
-    const std::size_t count = options_.eval_limit > 0 ? std::min(all.size(), static_cast<std::size_t>(options_.eval_limit)) : all.size();
+    const std::vector<Example>& all = examples(task, split);
+    const Index count = options_.eval_limit > 0 ? std::min<Index>(static_cast<Index>(all.size()), options_.eval_limit) : static_cast<Index>(all.size());
     if (count == 0) throw Error(ErrorKind::value, "TextWorkload::score: task '" + t.spec.name + "' has no examples in that split");
-    const std::vector<Example> examples(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(count));
-    return t.spec.metric == TaskMetric::next_byte ? next_byte_accuracy(t.spec, examples) : exact_match_rate(t.spec, examples);
+    const auto [begin, end] = part.range(count);
+    const std::vector<Example> mine(all.begin() + begin, all.begin() + end);
+    if (mine.empty()) return {};
+    return t.spec.metric == TaskMetric::next_byte ? next_byte_tally(t.spec, mine) : exact_match_tally(t.spec, mine);
   }
 
   /// The model's greedy answer to one example's prompt (decoded bytes, before normalisation).
@@ -172,8 +178,14 @@ class TextWorkload : public Workload<T> {
     return {blocks[static_cast<std::size_t>(layer - 1)], mask};
   }
 
-  Tensor<T> batch_loss(const std::vector<ExampleRef>& batch, BlockFeatures<T>* features) {
-    const TokenBatch b = make_token_batch(encoded(batch));
+  /// The loss of `whole`, or of this process's part of it (padded to the whole batch's length).
+  Tensor<T> batch_loss(const std::vector<ExampleRef>& whole, BlockFeatures<T>* features) {
+    const BatchShard& shard = this->shard();
+    const std::vector<ExampleRef> batch = shard.whole() ? whole : shard.of(whole);
+    Index longest = 0;  // the whole batch's padded length
+    for (const EncodedExample* e : encoded(whole)) longest = std::max(longest, static_cast<Index>(e->ids.size()) - 1);
+    const TokenBatch b = make_token_batch(encoded(batch), longest);
+    if (!shard.whole()) this->set_shard_weights(shard.weights(count_units(batch), count_units(whole)));
     const Index rows = b.batch * b.seq;
     const RoutedForward<T> routed(this->router(), b.batch, [&] { return routing_input(batch, Split::train, this->routing_layer()); });
     std::vector<Tensor<T>> block_outputs;
@@ -188,16 +200,30 @@ class TextWorkload : public Workload<T> {
       features->blocks.clear();
       for (const Tensor<T>& h : block_outputs) features->blocks.push_back(reshape(h, {rows, h.shape().last()}) * real);
     }
-    return cross_entropy(reshape(logits, {rows, logits.shape().last()}), b.targets);
+    const Tensor<T> loss = cross_entropy(reshape(logits, {rows, logits.shape().last()}), b.targets);
+    const double weight = this->shard_weight(BatchMean::loss_terms);
+    return weight == 1.0 ? loss : loss * static_cast<T>(weight);
   }
 
-  double exact_match_rate(const TaskSpec& spec, const std::vector<Example>& examples) {
-    Index hits = 0;
-    for (const Example& ex : examples) hits += exact_match(answer(ex, spec), ex.output) ? 1 : 0;
-    return 100.0 * static_cast<double>(hits) / static_cast<double>(examples.size());
+  /// A batch's target tokens and real rows; its rows counted in examples (a part is padded to
+  /// the whole batch's length, so every example has as many rows).
+  BatchCounts count_units(const std::vector<ExampleRef>& batch) const {
+    BatchCounts c{0, 0, static_cast<double>(batch.size())};
+    for (const EncodedExample* e : encoded(batch)) {
+      const auto n = static_cast<double>(e->ids.size());
+      c.loss_terms += n - static_cast<double>(e->prompt_len);
+      c.real_rows += n - 1;
+    }
+    return c;
   }
 
-  double next_byte_accuracy(const TaskSpec& spec, const std::vector<Example>& examples) {
+  ScoreTally exact_match_tally(const TaskSpec& spec, const std::vector<Example>& examples) {
+    ScoreTally tally{0, static_cast<double>(examples.size())};
+    for (const Example& ex : examples) tally.hits += exact_match(answer(ex, spec), ex.output) ? 1 : 0;
+    return tally;
+  }
+
+  ScoreTally next_byte_tally(const TaskSpec& spec, const std::vector<Example>& examples) {
     NoGrad no_graph;
     const EvalMode<T> eval_mode(*model_);
     std::vector<EncodedExample> encoded;
@@ -222,7 +248,7 @@ class TextWorkload : public Workload<T> {
         ++total;
       }
     }
-    return total > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+    return {static_cast<double>(correct), static_cast<double>(total)};
   }
 
   std::shared_ptr<GPT<T>> model_;

@@ -11,6 +11,9 @@
 // `checkpoint_every` steps (continual/run_checkpoint.hpp); `resume` continues from it and ends with
 // the R an uninterrupted run gives (same seed and thread count). A non-finite loss stops the run
 // with Error(value) naming the task and step, before it reaches the parameters.
+// With a `communicator` of several processes the run is data-parallel (continual/data_parallel.hpp,
+// docs/distributed.md): the same global batches, each process computing its part, gradients
+// averaged in one allreduce per step; process 0 alone shows progress and writes checkpoints.
 #ifndef EVERLORA_CONTINUAL_TRAINER_HPP
 #define EVERLORA_CONTINUAL_TRAINER_HPP
 
@@ -21,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "everlora/continual/data_parallel.hpp"
 #include "everlora/continual/run_checkpoint.hpp"
 #include "everlora/continual/strategy.hpp"
 #include "everlora/continual/workload.hpp"
@@ -51,6 +55,9 @@ struct TrainerOptions {
   /// What else decides the run's result, as JSON (cl_run: the benchmark and its limits): recorded
   /// in the checkpoint's config, which a resume must match.
   nlohmann::json run_config = nlohmann::json::object();
+  /// Data-parallel training over these processes (null, or a group of one: this process alone).
+  /// Not owned; every process passes the same options.
+  Communicator* communicator = nullptr;
 };
 
 /// The options that decide a run's result, as a checkpoint records them (not progress or folders).
@@ -65,6 +72,8 @@ struct ContinualResult {
   std::vector<std::pair<std::string, AccuracyMatrix>> views;  ///< R of each of its extra_views()
   double train_seconds = 0;  ///< optimisation only, evaluations excluded
   std::vector<double> final_loss;  ///< mean loss of each task's last 10% of steps
+  Index steps = 0;                 ///< optimizer steps this call took (a resumed run: since the resume)
+  std::uint64_t step_bytes = 0;    ///< bytes those steps passed to allreduce (data-parallel runs)
 };
 
 namespace detail {
@@ -130,14 +139,15 @@ class BatchCycler {
 
 /// Row `row` of R (score of every task) for the main view and of each extra view's R.
 template <class T>
-void score_all(Workload<T>& workload, Strategy<T>& strategy, ContinualResult& result, Index row, Split split) {
+void score_all(DataParallel<T>& parallel, Strategy<T>& strategy, ContinualResult& result, Index row, Split split) {
   auto score_into = [&](AccuracyMatrix& r, const std::string& view) {
-    strategy.begin_scoring(workload, view);
-    for (Index j = 0; j < workload.num_tasks(); ++j) r.set(row, j, workload.score(j, split));
+    strategy.begin_scoring(parallel.workload(), view);
+    const std::vector<double> scores = parallel.score_tasks(split);
+    for (std::size_t j = 0; j < scores.size(); ++j) r.set(row, static_cast<Index>(j), scores[j]);
   };
   score_into(result.r, "");
   for (auto& [view, r] : result.views) score_into(r, view);
-  strategy.end_scoring(workload);
+  strategy.end_scoring(parallel.workload());
 }
 
 /// Where a run stands between two steps: `step` of task `task`'s `steps` steps are done (step 0 of
@@ -199,8 +209,9 @@ inline RunPosition read_run_progress(const nlohmann::json& manifest, ContinualRe
 template <class T>
 class RunCheckpointer {
  public:
-  RunCheckpointer(const TrainerOptions& options, Workload<T>& workload, Strategy<T>& strategy)
-      : dir_(options.checkpoint_dir), every_(options.checkpoint_every), workload_(workload), strategy_(strategy) {
+  /// Only the data-parallel group's writer writes; every process reads on resume.
+  RunCheckpointer(const TrainerOptions& options, Workload<T>& workload, Strategy<T>& strategy, const DataParallel<T>& parallel)
+      : dir_(options.checkpoint_dir), every_(options.checkpoint_every), writer_(parallel.writer()), workload_(workload), strategy_(strategy) {
     if (dir_.empty()) return;
     if (!options.resume && has_run_checkpoint(dir_))
       throw Error(ErrorKind::config, "'" + dir_ + "' already holds a run checkpoint: resume it or choose another folder");
@@ -208,9 +219,10 @@ class RunCheckpointer {
     std::vector<std::string> tasks;
     std::vector<Index> train_sizes;
     for (Index t = 0; t < workload.num_tasks(); ++t) tasks.push_back(workload.task_name(t)), train_sizes.push_back(workload.train_size(t));
-    // The thread count too: float sums split over threads differ in their last bits.
+    // The thread and process counts too: float sums split over threads or processes differ in
+    // their last bits.
     config_ = {{"method", strategy.name()}, {"tasks", tasks}, {"train_sizes", train_sizes},
-               {"value_type", sizeof(T) == 4 ? "f32" : "f64"}, {"threads", num_threads()},
+               {"value_type", sizeof(T) == 4 ? "f32" : "f64"}, {"threads", num_threads()}, {"processes", parallel.processes()},
                {"trainer", trainer_options_json(options)}, {"strategy", strategy_options_json(strategy.options())},
                {"run", options.run_config}};
   }
@@ -219,7 +231,7 @@ class RunCheckpointer {
   bool due(Index done, Index steps) const { return !dir_.empty() && every_ > 0 && done % every_ == 0 && done < steps; }
 
   void save(const RunPosition& at, const ContinualResult& result, const Optimizer<T>* optimizer) {
-    if (dir_.empty()) return;
+    if (dir_.empty() || !writer_) return;
     nlohmann::json views = nlohmann::json::object();
     for (const auto& [view, r] : result.views) views[view] = matrix_json(r);
     StrategyState<T> state;
@@ -273,6 +285,7 @@ class RunCheckpointer {
  private:
   std::string dir_;
   Index every_;
+  bool writer_;
   Workload<T>& workload_;
   Strategy<T>& strategy_;
   std::string fingerprint_;
@@ -300,9 +313,10 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
                                 const std::function<void(Index)>& on_task_end = {}) {
   detail::check_trainer_options(options);
   const Index tasks = workload.num_tasks();
-  ContinualResult result{AccuracyMatrix(tasks), {}, 0.0, {}};
+  ContinualResult result{AccuracyMatrix(tasks), {}, 0.0, {}, 0, 0};
   for (const std::string& view : strategy.extra_views()) result.views.emplace_back(view, AccuracyMatrix(tasks));
-  detail::RunCheckpointer<T> checkpoints(options, workload, strategy);
+  detail::DataParallel<T> parallel(options.communicator, workload);
+  detail::RunCheckpointer<T> checkpoints(options, workload, strategy, parallel);
   detail::RunPosition resume_at;
   if (options.resume) {
     resume_at = checkpoints.open(result);
@@ -312,7 +326,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     }
     if (resume_at.step == 0) checkpoints.restore();
   } else {
-    detail::score_all(workload, strategy, result, 0, options.eval_split);
+    detail::score_all(parallel, strategy, result, 0, options.eval_split);
     checkpoints.save({}, result, nullptr);
   }
 
@@ -341,9 +355,10 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       at = resume_at;
       checkpoints.restore(&optimizer, &batches, &at);
     }
+    if (options.resume && t == resume_at.task) parallel.check_in_step(strategy, "on resuming");
 
     ProgressOptions bar;
-    bar.mode = options.progress;
+    bar.mode = parallel.writer() ? options.progress : ProgressMode::silent;
     bar.unit = "step";
     Progress progress(steps - at.step, strategy.name() + " " + workload.task_name(t) + (at.step > 0 ? " from step " + std::to_string(at.step) : ""), bar);
     Timer timer;
@@ -352,9 +367,10 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       const std::vector<ExampleRef> batch = batches.next();
       optimizer.set_lr(schedule(static_cast<long>(step)));
       Tensor<T> total = strategy.training_loss(workload, batch);
-      const double value = static_cast<double>(total.item());
-      if (!std::isfinite(value)) throw detail::non_finite_loss(value, workload, t, step, steps, checkpoints.dir());
       total.backward();
+      // The whole batch's loss and gradients (this process's own without a communicator).
+      const double value = parallel.average_gradients(optimizer.parameters(), static_cast<double>(total.item()), result.step_bytes);
+      if (!std::isfinite(value)) throw detail::non_finite_loss(value, workload, t, step, steps, checkpoints.dir());
       if (options.clip_norm > 0) clip_grad_norm(optimizer.parameters(), options.clip_norm);
       optimizer.step();
       optimizer.zero_grad();
@@ -367,6 +383,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       std::snprintf(status, sizeof status, "loss %.3f", value);
       progress.update(1, status);
       at.step = step + 1;
+      ++result.steps;
       if (checkpoints.due(at.step, steps)) {
         result.train_seconds += timer.seconds();
         at.epoch = batches.epoch();
@@ -379,7 +396,8 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     progress.finish();
     result.final_loss.push_back(at.tail_loss / static_cast<double>(std::max<Index>(1, at.tail_steps)));
     strategy.after_task(workload, t);
-    detail::score_all(workload, strategy, result, t + 1, options.eval_split);
+    parallel.check_in_step(strategy, "after task " + std::to_string(t + 1));
+    detail::score_all(parallel, strategy, result, t + 1, options.eval_split);
     if (on_task_end) {
       strategy.begin_scoring(workload, "");
       on_task_end(t);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "everlora/adapters/combiners/example_router.hpp"
+#include "everlora/continual/batch_shard.hpp"
 #include "everlora/core/error.hpp"
 #include "everlora/core/random.hpp"
 #include "everlora/core/tensor.hpp"
@@ -61,6 +62,30 @@ class Workload {
   /// What score() measures, for reports ("exact match %", "accuracy %", …).
   virtual std::string score_name() const = 0;
 
+  // ---- data-parallel training (continual/batch_shard.hpp) ---------------------------------------
+  /// Whether the workload honours set_shard and score_part; the trainer refuses data-parallel
+  /// training on one that does not.
+  virtual bool supports_shards() const { return false; }
+  /// The hits and total of score(task, split) on `part`'s range of the split's examples (summed
+  /// over the parts of a split, they give the whole split's score).
+  virtual ScoreTally score_part(Index /*task*/, Split /*split*/, const BatchShard& /*part*/) {
+    throw Error(ErrorKind::config, "this workload cannot score part of a split (score_part)");
+  }
+  /// From now on loss() and loss_with_features() compute only `shard`'s part of each batch, their
+  /// means weighted as the file comment of batch_shard.hpp says. Error(config) for an invalid
+  /// shard or, with more than one part, a workload without supports_shards().
+  void set_shard(const BatchShard& shard) {
+    shard.check();
+    if (!shard.whole() && !supports_shards())
+      throw Error(ErrorKind::config, "this workload does not support data-parallel training (supports_shards is false)");
+    shard_ = shard;
+    weights_ = {};
+  }
+  const BatchShard& shard() const { return shard_; }
+  /// The factor a batch mean over the last forward pass of loss() or loss_with_features() is
+  /// multiplied by, so that its mean over the processes is the whole batch's mean (1 unsharded).
+  double shard_weight(BatchMean mean) const { return weights_.of(mean); }
+
   // ---- per-example routing (SAPT, MoA) ----------------------------------------------------------
   /// Number of examples in a split of a task.
   virtual Index split_size(Index /*task*/, Split /*split*/) const { throw cannot_route("split_size"); }
@@ -85,12 +110,16 @@ class Workload {
  protected:
   /// The input layer the router asks for (0 without a router).
   Index routing_layer() const { return router_ ? router_->input_layer() : 0; }
+  /// A sharded loss() records the weights of the batch it has just computed a part of.
+  void set_shard_weights(const ShardWeights& weights) { weights_ = weights; }
 
  private:
   static Error cannot_route(const char* what) {
     return Error(ErrorKind::config, std::string("this workload does not support per-example routing (") + what + ")");
   }
   ExampleRouter<T>* router_ = nullptr;
+  BatchShard shard_;
+  ShardWeights weights_;
 };
 
 }  // namespace everlora

@@ -131,9 +131,11 @@ struct TokenBatch {
   std::vector<float> mask;
 };
 
-/// The batch of `examples` (see TokenBatch). Throws Error(value) for no examples, a null pointer,
-/// or an example with fewer than 2 tokens or a prompt_len outside 1 .. (tokens − 1), naming it.
-inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& examples) {
+/// The batch of `examples` (see TokenBatch), padded to at least `min_seq` positions (a part of a
+/// data-parallel batch is padded to the whole batch's length). Throws Error(value) for no
+/// examples, a null pointer, or an example with fewer than 2 tokens or a prompt_len outside
+/// 1 .. (tokens − 1), naming it.
+inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& examples, Index min_seq = 0) {
   if (examples.empty()) throw Error(ErrorKind::value, "make_token_batch: no examples");
   Index longest = 0;
   for (std::size_t b = 0; b < examples.size(); ++b) {
@@ -150,7 +152,7 @@ inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& exa
   }
   TokenBatch out;
   out.batch = static_cast<Index>(examples.size());
-  out.seq = longest - 1;
+  out.seq = std::max(longest - 1, min_seq);
   const std::size_t size = static_cast<std::size_t>(out.batch * out.seq);
   out.ids.assign(size, ByteVocab::kPad);
   out.targets.assign(size, kNoTarget);
