@@ -107,6 +107,23 @@ WorkloadFactory text_stream() {
   };
 }
 
+/// Three tasks of 20 random 3×3 images each (labels 0–2), on an MLP 9 → 6 → 5 → 3.
+WorkloadFactory image_stream() {
+  return [] {
+    Rng data(4);
+    std::vector<ImageTask> tasks;
+    for (int t = 0; t < 3; ++t) {
+      ImageSet set;
+      set.count = 20, set.rows = 3, set.cols = 3;
+      for (Index i = 0; i < set.count * 9; ++i) set.pixels.push_back(static_cast<std::uint8_t>(data.below(256)));
+      for (Index i = 0; i < set.count; ++i) set.labels.push_back(static_cast<std::int32_t>(data.below(3)));
+      tasks.push_back({"t" + std::to_string(t + 1), set, set, set});
+    }
+    Rng init(5);
+    return std::make_unique<ImageWorkload<double>>(std::make_shared<MLPClassifier<double>>(std::vector<Index>{9, 6, 5, 3}, init), tasks);
+  };
+}
+
 StrategyOptions text_options() {
   StrategyOptions o;
   o.lora.r = 2;
@@ -150,6 +167,17 @@ TEST_CASE("On text, parts padded to the whole batch and per-token means weighted
   const std::vector<ParallelRun> two = train_in_group(2, text_stream(), method, text_options(), trainer);
   require_same_run(one, two[0], 1e-9);
   CHECK(max_parameter_gap(two[0], two[1]) == 0.0);
+}
+
+TEST_CASE("On images, two processes match one process", "[continual][parallel]") {
+  const std::string method = GENERATE(as<std::string>{}, "am_lora", "i_lora+am_lora", "jump_lora+ella", "moa");
+  INFO(method);
+  StrategyOptions options = everlora_test::small_lora_options();
+  options.lora.target_modules = {"fc1", "fc2", "fc3"};
+  const TrainerOptions trainer = short_trainer(10, 7);  // parts of 4 and 3 images
+  const ParallelRun one = train_alone(image_stream(), method, options, trainer);
+  const std::vector<ParallelRun> two = train_in_group(2, image_stream(), method, options, trainer);
+  require_same_run(one, two[0], 1e-9);
 }
 
 TEST_CASE("The parts' weighted losses and gradients average to the whole batch's", "[continual][parallel]") {
