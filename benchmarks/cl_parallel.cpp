@@ -1,11 +1,12 @@
 // cl_parallel — data-parallel training, measured (docs/distributed.md). Runs cl_run on one
 // benchmark under mpirun as 1 process of C threads, as 2 processes of C/2 threads (C: the cores),
-// and as 1 process of C/2 threads, and reports for each: the median time per optimizer step, the
-// bytes each step hands to its one allreduce (cl_run's count), and the bytes process 0 sent per
-// step over the whole run (Open MPI's pml monitoring: every collective, scoring's too).
-// It also compares each layout's R and final losses with the first's. The third layout measures
-// how far float rounding alone moves them (another thread count splits sums differently): the
-// exit status is 1 when the 2-process run moves them further than both that and the tolerances.
+// and as 1 process of C/2 threads (what each of the 2 has), and reports for each: the median time
+// per optimizer step, the bytes each step hands to its one allreduce (cl_run's count), the bytes
+// process 0 sent per step over the whole run (Open MPI's pml monitoring: every collective,
+// scoring's too), process 0's peak memory, and how far its R and final losses are from the first
+// layout's. With --check (implied by --quick) the exit status is 1 when the 2-process run's are
+// further than the tolerances. Only short runs can be held to rounding-level tolerances: float
+// training amplifies the rounding differences of a split batch step after step.
 //   cl_parallel [--benchmark textcl] [--methods i_lora] [--tasks 2] [--steps 40] [--eval-limit 10]
 //               [--repeats 3] [--cores N] [--out DIR] [--quick]
 #include <CLI/CLI.hpp>
@@ -38,10 +39,9 @@ struct Settings {
   std::string benchmark = "textcl", methods = "i_lora", out = "cl_parallel_results", cache = bench::default_cache_dir();
   Index tasks = 2, steps = 40, eval_limit = 10, cores = 0;
   int repeats = 3;
-  // Float rounding moves a long float run's losses by about 1e-3 and flips single examples, which
-  // moves an entry of R by whole examples; --quick's short runs stay within 1e-5 and flip none.
-  double loss_tolerance = 1e-3;  // relative, on each task's final loss (--quick: 1e-5)
-  double r_tolerance = 2;        // points of R (--quick: 0)
+  double loss_tolerance = 1e-5;  // relative, on each task's final loss
+  double r_tolerance = 0;        // points of R
+  bool check = false;
   bool quick = false;
 };
 
@@ -66,6 +66,7 @@ struct RunOutcome {
   Index steps = 0;
   double payload_bytes = 0;  // allreduce payload of all steps, as cl_run counts it
   double sent_bytes = 0;     // process 0's point-to-point bytes (pml monitoring), whole run
+  double peak_rss_mb = 0;    // process 0's peak resident memory over the methods
   std::map<std::string, MethodOutcome> methods;
 };
 
@@ -117,6 +118,7 @@ RunOutcome run_cl_run(const std::string& cl_run, const Layout& layout, const Set
     out.train_seconds += record.at("train_seconds").get<double>();
     out.steps += steps;
     out.payload_bytes += record.at("allreduce_bytes_per_step").get<double>() * static_cast<double>(steps);
+    out.peak_rss_mb = std::max(out.peak_rss_mb, record.at("peak_rss_mb").get<double>());
     out.methods[record.at("method").get<std::string>()] = {record.at("R").get<std::vector<std::vector<double>>>(),
                                                           record.at("final_loss").get<std::vector<double>>()};
   }
@@ -158,17 +160,17 @@ int main(int argc, char** argv) {
   app.add_option("--eval-limit", s.eval_limit, "examples scored per task")->capture_default_str();
   app.add_option("--repeats", s.repeats, "runs of each layout; the median step time is reported")->capture_default_str();
   app.add_option("--cores", s.cores, "threads of the 1-process run, split over the 2 processes (0: all cores)");
-  app.add_option("--loss-tolerance", s.loss_tolerance, "largest relative difference of a final loss (--quick: 1e-5)")
+  app.add_flag("--check", s.check, "exit with 1 when the 2-process run's R or final losses are past the tolerances");
+  app.add_option("--loss-tolerance", s.loss_tolerance, "with --check: largest relative difference of a final loss")
       ->capture_default_str();
-  app.add_option("--r-tolerance", s.r_tolerance, "largest difference of an entry of R, in points (--quick: 0)")->capture_default_str();
+  app.add_option("--r-tolerance", s.r_tolerance, "with --check: largest difference of an entry of R, in points")->capture_default_str();
   app.add_option("--cache", s.cache, "cl_run's cache of benchmarks and bases")->capture_default_str();
   app.add_option("--out", s.out, "folder for the runs' outputs and parallel.svg")->capture_default_str();
   app.add_flag("--quick", s.quick, "cl_run --quick, one repeat (the test suite's check)");
   CLI11_PARSE(app, argc, argv);
   if (s.quick) {
     s.repeats = 1, s.steps = 6, s.eval_limit = 3, s.methods = "seq_lora,i_lora+am_lora,sapt,moa", s.cache = "cl_run_quick_cache_mpi";
-    if (app.count("--loss-tolerance") == 0) s.loss_tolerance = 1e-5;
-    if (app.count("--r-tolerance") == 0) s.r_tolerance = 0;
+    s.check = true;
   }
   if (s.cores <= 0) s.cores = std::max<Index>(2, static_cast<Index>(std::thread::hardware_concurrency()));
 
@@ -176,16 +178,18 @@ int main(int argc, char** argv) {
     if (s.repeats < 1) throw Error(ErrorKind::config, "--repeats must be >= 1");
     const std::string cl_run = (fs::read_symlink("/proc/self/exe").parent_path() / "cl_run").string();
     const Index half = std::max<Index>(1, s.cores / 2);
-    const std::vector<Layout> layouts{{1, s.cores}, {2, half}, {1, half}};  // the last: rounding's own reach
+    const std::vector<Layout> layouts{{1, s.cores}, {2, half}, {1, half}};
     std::vector<std::vector<RunOutcome>> runs(layouts.size());
     for (int rep = 0; rep < s.repeats; ++rep)  // interleaved, so that drift in the machine hits both
       for (std::size_t l = 0; l < layouts.size(); ++l) {
         std::fprintf(stderr, "cl_parallel: %s, run %d of %d\n", layouts[l].name().c_str(), rep + 1, s.repeats);
-        runs[l].push_back(run_cl_run(cl_run, layouts[l], s, s.out + "/p" + std::to_string(layouts[l].processes) + "-run" + std::to_string(rep + 1)));
+        const std::string dir = s.out + "/p" + std::to_string(layouts[l].processes) + "x" + std::to_string(layouts[l].threads) + "-run" +
+                                std::to_string(rep + 1);
+        runs[l].push_back(run_cl_run(cl_run, layouts[l], s, dir));
       }
 
-    std::fprintf(stderr, "\n%-26s %12s %8s %16s %16s %10s %12s\n", "layout", "ms / step", "speedup", "payload B/step", "sent B/step",
-                 "max |dR|", "max dloss");
+    std::fprintf(stderr, "\n%-26s %12s %8s %16s %16s %10s %12s %10s\n", "layout", "ms / step", "speedup", "payload B/step",
+                 "sent B/step", "max |dR|", "max dloss", "peak MB");
     double base_step = 0;
     std::vector<std::pair<double, double>> gaps;
     std::vector<double> step_ms;
@@ -200,12 +204,13 @@ int main(int argc, char** argv) {
       const double sent = first.sent_bytes / static_cast<double>(first.steps);
       const auto [r_gap, loss_gap] = largest_gaps(runs[0].front(), first);
       gaps.emplace_back(r_gap, loss_gap);
-      std::fprintf(stderr, "%-26s %12.2f %8.2f %16.0f %16.0f %10.3g %12.3g\n", layouts[l].name().c_str(), 1e3 * step, base_step / step,
-                   payload, sent, r_gap, loss_gap);
+      std::fprintf(stderr, "%-26s %12.2f %8.2f %16.0f %16.0f %10.3g %12.3g %10.1f\n", layouts[l].name().c_str(), 1e3 * step,
+                   base_step / step, payload, sent, r_gap, loss_gap, first.peak_rss_mb);
       bench::emit({{"bench", "cl_parallel"}, {"benchmark", s.benchmark}, {"methods", s.methods}, {"processes", layouts[l].processes},
                    {"threads_per_process", layouts[l].threads}, {"step_ms_median", 1e3 * step}, {"speedup", base_step / step},
                    {"allreduce_payload_bytes_per_step", payload}, {"sent_bytes_per_step", sent}, {"max_abs_dR", r_gap},
-                   {"max_rel_dloss", loss_gap}, {"repeats", s.repeats}, {"steps", first.steps}});
+                   {"max_rel_dloss", loss_gap}, {"peak_rss_mb_process0", first.peak_rss_mb}, {"repeats", s.repeats},
+                   {"steps", first.steps}});
       step_ms.push_back(1e3 * step);
       names.push_back(layouts[l].name());
     }
@@ -214,10 +219,9 @@ int main(int argc, char** argv) {
                                                             "cl_run " + s.benchmark + " (" + s.methods + "): time per training step", "ms"));
     std::fprintf(stderr, "wrote %s/parallel.svg\n", s.out.c_str());
     const auto [r_gap, loss_gap] = gaps[1];
-    const auto [rounding_r, rounding_loss] = gaps[2];
-    if (r_gap > std::max(s.r_tolerance, rounding_r) || loss_gap > std::max(s.loss_tolerance, rounding_loss)) {
-      std::fprintf(stderr, "cl_parallel: the 2-process run's R or final losses differ from the 1-process run's more than float "
-                           "rounding moves them (another thread count) and than the tolerances\n");
+    if (s.check && (r_gap > s.r_tolerance || loss_gap > s.loss_tolerance)) {
+      std::fprintf(stderr, "cl_parallel: the 2-process run's R (%g points) or final losses (%g relative) differ from the 1-process "
+                           "run's by more than --r-tolerance %g or --loss-tolerance %g\n", r_gap, loss_gap, s.r_tolerance, s.loss_tolerance);
       return 1;
     }
   } catch (const Error& e) {

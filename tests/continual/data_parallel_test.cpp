@@ -124,18 +124,6 @@ WorkloadFactory image_stream() {
   };
 }
 
-StrategyOptions text_options() {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"q", "v"};
-  o.sapt.bottleneck = 8;
-  o.sapt.pseudo_fraction = 0.3;
-  o.moa.prompt_buffer = 4;
-  o.moa.router_steps = 10;
-  return o;
-}
-
 TrainerOptions short_trainer(Index steps, Index batch) {
   TrainerOptions t = everlora_test::quiet_trainer(steps);
   t.batch_size = batch;
@@ -145,9 +133,7 @@ TrainerOptions short_trainer(Index steps, Index batch) {
 }  // namespace
 
 TEST_CASE("Two data-parallel processes give one process's R, losses and parameters, for every method", "[continual][parallel]") {
-  const std::string method = GENERATE(as<std::string>{}, "seq_lora", "inc_lora", "o_lora", "ella", "replay", "mtl", "am_lora",
-                                      "jump_lora", "jump_lora+ella", "jump_lora+am_lora", "i_lora", "i_lora+inc_lora",
-                                      "i_lora+o_lora", "i_lora+ella", "i_lora+am_lora", "sapt", "moa");
+  const std::string method = GENERATE(from_range(everlora_test::every_method_name()));
   INFO(method);
   const StrategyOptions options = everlora_test::small_lora_options();
   const TrainerOptions trainer = short_trainer(12, 15);  // parts of 8 and 7 examples
@@ -163,8 +149,8 @@ TEST_CASE("On text, parts padded to the whole batch and per-token means weighted
   const std::string method = GENERATE(as<std::string>{}, "am_lora", "i_lora+am_lora", "replay", "sapt", "moa");
   INFO(method);
   const TrainerOptions trainer = short_trainer(4, 3);  // parts of 2 and 1 examples, of different lengths
-  const ParallelRun one = train_alone(text_stream(), method, text_options(), trainer);
-  const std::vector<ParallelRun> two = train_in_group(2, text_stream(), method, text_options(), trainer);
+  const ParallelRun one = train_alone(text_stream(), method, everlora_test::tiny_text_options(), trainer);
+  const std::vector<ParallelRun> two = train_in_group(2, text_stream(), method, everlora_test::tiny_text_options(), trainer);
   require_same_run(one, two[0], 1e-9);
   CHECK(max_parameter_gap(two[0], two[1]) == 0.0);
 }
@@ -182,7 +168,7 @@ TEST_CASE("On images, two processes match one process", "[continual][parallel]")
 
 TEST_CASE("The parts' weighted losses and gradients average to the whole batch's", "[continual][parallel]") {
   auto workload = text_stream()();
-  AmLora<double> strategy(text_options());
+  AmLora<double> strategy(everlora_test::tiny_text_options());
   strategy.before_task(*workload, 0);
   strategy.after_task(*workload, 0);
   strategy.before_task(*workload, 1);  // two experts under the mixers: the gate L1 has a gradient

@@ -110,9 +110,7 @@ Error resume_error(const std::string& dir, std::uint64_t seed, TrainerOptions tr
 }  // namespace
 
 TEST_CASE("A run killed mid-task or between tasks resumes to the uninterrupted R, bit for bit", "[continual][checkpoint]") {
-  const std::string method = GENERATE(as<std::string>{}, "seq_lora", "inc_lora", "o_lora", "ella", "replay", "mtl", "am_lora",
-                                      "jump_lora", "jump_lora+ella", "jump_lora+am_lora", "i_lora", "i_lora+inc_lora",
-                                      "i_lora+o_lora", "i_lora+ella", "i_lora+am_lora", "sapt", "moa");
+  const std::string method = GENERATE(from_range(everlora_test::every_method_name()));
   INFO(method);
   const std::string reference = reference_result(method);
 

@@ -154,6 +154,14 @@ class SyntheticWorkload : public Workload<T> {
   std::vector<Split> train_, test_;
 };
 
+/// Every method name the registry builds: the 11 methods and the 6 compositions.
+inline const std::vector<std::string>& every_method_name() {
+  static const std::vector<std::string> names{"seq_lora", "inc_lora", "o_lora", "ella", "replay", "mtl", "am_lora", "jump_lora",
+                                              "jump_lora+ella", "jump_lora+am_lora", "i_lora", "i_lora+inc_lora", "i_lora+o_lora",
+                                              "i_lora+ella", "i_lora+am_lora", "sapt", "moa"};
+  return names;
+}
+
 /// The tests' adapters: rank-2 experts (α = 4) on the classifier's "proj", initialised from `seed`.
 inline StrategyOptions small_lora_options(std::uint64_t seed = 11) {
   StrategyOptions o;

@@ -23,18 +23,6 @@ Stream routing_test_stream() {
   return Stream{"routing", {task("colour", "Name the colour.", "red", "blue"), task("size", "Name the size.", "big", "small")}};
 }
 
-StrategyOptions text_routing_options() {
-  StrategyOptions o;
-  o.lora.r = 2;
-  o.lora.alpha = 4;
-  o.lora.target_modules = {"q", "v"};
-  o.sapt.bottleneck = 8;
-  o.sapt.pseudo_fraction = 0.5;
-  o.moa.prompt_buffer = 4;
-  o.moa.router_steps = 20;
-  return o;
-}
-
 TrainerOptions text_routing_trainer() {
   TrainerOptions t;
   t.steps_per_task = 3;
@@ -88,7 +76,7 @@ TEST_CASE("SAPT and MoA run end to end on a text stream", "[continual][routing][
   for (const char* method : {"sapt", "moa"}) {
     INFO(method);
     TextWorkload<double> w(everlora_test::tiny_gpt(96, 5), routing_test_stream());
-    auto strategy = make_strategy<double>(method, text_routing_options());
+    auto strategy = make_strategy<double>(method, everlora_test::tiny_text_options());
     const ContinualResult result = train_continual(w, *strategy, text_routing_trainer());
     CHECK(result.r.tasks() == 2);
     REQUIRE(w.router() != nullptr);

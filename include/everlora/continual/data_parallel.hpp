@@ -97,7 +97,7 @@ class DataParallel {
 
   /// Error(value) unless every process holds the same parameters and strategy state (bit for
   /// bit) `when` (e.g. "after task 2").
-  void check_in_step(const Strategy<T>& strategy, const std::string& when) {
+  void check_replicas_agree(const Strategy<T>& strategy, const std::string& when) {
     if (!comm_) return;
     const std::vector<std::uint64_t> all = comm_->allgather(state_hash(strategy));
     for (std::size_t r = 1; r < all.size(); ++r)

@@ -355,7 +355,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
       at = resume_at;
       checkpoints.restore(&optimizer, &batches, &at);
     }
-    if (options.resume && t == resume_at.task) parallel.check_in_step(strategy, "on resuming");
+    if (options.resume && t == resume_at.task) parallel.check_replicas_agree(strategy, "on resuming");
 
     ProgressOptions bar;
     bar.mode = parallel.writer() ? options.progress : ProgressMode::silent;
@@ -396,7 +396,7 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
     progress.finish();
     result.final_loss.push_back(at.tail_loss / static_cast<double>(std::max<Index>(1, at.tail_steps)));
     strategy.after_task(workload, t);
-    parallel.check_in_step(strategy, "after task " + std::to_string(t + 1));
+    parallel.check_replicas_agree(strategy, "after task " + std::to_string(t + 1));
     detail::score_all(parallel, strategy, result, t + 1, options.eval_split);
     if (on_task_end) {
       strategy.begin_scoring(workload, "");
