@@ -254,6 +254,15 @@ TEST_CASE("A batch smaller than the number of processes is refused, and a worklo
     CHECK_THAT(e.what(), Catch::Contains("a batch of 2 examples cannot be split over 3 processes"));
   }
   CHECK_THROWS_AS(synthetic->set_shard({3, 3}), Error);
+  // The trainer refuses it before any work (on every process: none waits for the others).
+  const auto too_small_a_batch = [](Communicator& comm) {
+    auto workload = synthetic_stream()();
+    auto strategy = make_strategy<double>("seq_lora", everlora_test::small_lora_options());
+    TrainerOptions trainer = short_trainer(2, 2);
+    trainer.communicator = &comm;
+    train_continual(*workload, *strategy, trainer);
+  };
+  CHECK_THROWS_WITH(run_group(3, too_small_a_batch), Catch::Contains("batch_size 2 is smaller than the 3 data-parallel processes"));
 
   struct Unsharded : SyntheticWorkload<double> {
     using SyntheticWorkload<double>::SyntheticWorkload;

@@ -90,6 +90,9 @@ inline void check_trainer_options(const TrainerOptions& o) {
   need(o.clip_norm >= 0, "clip_norm must be >= 0");
   need(o.checkpoint_every >= 0, "checkpoint_every must be >= 0, got " + std::to_string(o.checkpoint_every));
   need(!o.resume || !o.checkpoint_dir.empty(), "resume needs a checkpoint_dir");
+  const Index processes = o.communicator ? o.communicator->size() : 1;
+  need(o.batch_size >= processes, "batch_size " + std::to_string(o.batch_size) + " is smaller than the " + std::to_string(processes) +
+                                      " data-parallel processes (each computes at least one example of every batch)");
 }
 
 /// Batches of `batch_size` examples cycling through `pool` in a seeded order, a new order each epoch.
