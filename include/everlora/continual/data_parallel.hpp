@@ -37,7 +37,6 @@ class DataParallel {
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
 
-  bool active() const { return comm_ != nullptr; }
   Workload<T>& workload() { return workload_; }
   Index processes() const { return comm_ ? comm_->size() : 1; }
   /// Whether this process writes checkpoints and shows progress (process 0, or the only one).
