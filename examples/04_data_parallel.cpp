@@ -11,8 +11,10 @@
 #include <everlora/everlora.hpp>
 
 int main(int argc, char** argv) {
-  everlora::MpiSession mpi(argc, argv);  // before anything else reads argv
-  everlora::MpiCommunicator world;
+  // ---- docs/distributed.md: the session ----
+  everlora::MpiSession mpi(argc, argv);  // MPI_Init_thread (funneled) … MPI_Finalize; before anything reads argv
+  everlora::MpiCommunicator world;       // MPI_COMM_WORLD
+  // ----
   std::string method = "i_lora";
   everlora::Index steps = 60;
   bool quick = false;
@@ -36,12 +38,14 @@ int main(int argc, char** argv) {
     options.lora.target_modules = {"fc1", "fc2", "fc3"};
     auto strategy = everlora::make_strategy<float>(method, options);
 
+    // ---- docs/distributed.md: the trainer ----
     everlora::TrainerOptions trainer;
     trainer.steps_per_task = steps;
-    trainer.batch_size = 64;  // the global batch: each of N processes computes 64 / N images
+    trainer.batch_size = 64;        // the global batch: each of N processes computes 64 / N images
     trainer.lr = 2e-3;
-    trainer.communicator = &world;
+    trainer.communicator = &world;  // the run is data-parallel over world.size() processes
     const everlora::ContinualResult result = everlora::train_continual(workload, *strategy, trainer);
+    // ----
 
     if (world.rank() == 0) {
       std::printf("%s on %td process(es), %td steps per task:\n", method.c_str(), world.size(), steps);
