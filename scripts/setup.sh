@@ -25,6 +25,7 @@ PACKAGES=(
   libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang 14
   openmpi-bin         # everlora::mpi (EVERLORA_MPI): mpirun, for data-parallel cl_run and its test
   libopenmpi-dev      # everlora::mpi: Open MPI's headers and library
+  doxygen             # the docs target: the API reference from the headers
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then

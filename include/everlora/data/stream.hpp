@@ -118,7 +118,7 @@ inline std::vector<TaskSpec> parse_task_specs(const nlohmann::json& tasks,
 
 }  // namespace detail
 
-/// The stream in `dir`: stream.json, then <task>/{train,dev,test}.jsonl for every task it lists.
+/// The stream in `dir`: stream.json, then `<task>/{train,dev,test}.jsonl` for every task it lists.
 /// In stream.json a task has a "name" (a plain folder name, unique), optional "labels" (distinct
 /// non-empty strings: a classification task, whose every output must be one of them) and optional
 /// "metric" ("exact_match", the default, or "next_byte": a language-modelling task whose outputs

@@ -269,7 +269,7 @@ inline std::vector<std::pair<std::string, std::vector<double>>> task_curves(
   return series;
 }
 
-/// dir/<name>.csv, dir/<name>_R.svg, dir/<name>_curves.svg and, with r_alt, dir/<name>_R_alt.svg.
+/// `dir/<name>.csv`, `dir/<name>_R.svg`, `dir/<name>_curves.svg` and, with r_alt, `dir/<name>_R_alt.svg`.
 inline void write_method_files(const std::string& dir, const MethodResult& m,
                                const RunReport& report) {
   const std::string base = dir + "/" + m.name;

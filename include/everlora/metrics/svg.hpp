@@ -126,7 +126,7 @@ class SvgText {
     return *this;
   }
 
-  /// The <text> element.
+  /// The `<text>` element.
   std::string markup() const {
     const std::string x = svg_number(x_), y = svg_number(y_);
     std::string out = "<text" + class_attr(cls_) + " x=\"" + x + "\" y=\"" + y +

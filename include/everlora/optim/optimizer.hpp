@@ -54,8 +54,8 @@ constexpr Index kOptimParallelMinElements = Index{1} << 16;
 ///
 /// State dict layout (every value a tensor, so it travels with model weights in one file):
 ///   "step"          [1]  steps taken (calls to step())
-///   "step.<name>"   [1]  updates applied to parameter <name> (it is skipped when it has no grad)
-///   "<slot>.<name>"      a state buffer of <name>, same shape (e.g. "exp_avg.blocks.0.attn.q.weight")
+///   `"step.<name>"`   [1]  updates applied to parameter `<name>` (it is skipped when it has no grad)
+///   `"<slot>.<name>"`      a state buffer of `<name>`, same shape (e.g. "exp_avg.blocks.0.attn.q.weight")
 /// Counts are stored as T: exact up to 2^24 steps in float, 2^53 in double.
 template <class T>
 class Optimizer {

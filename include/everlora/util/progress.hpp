@@ -37,7 +37,7 @@ namespace everlora {
 /// How a Progress draws itself.
 enum class ProgressMode {
   automatic,  ///< tty when the stream is stderr/stdout on a terminal (TERM not "dumb"), else plain
-  tty,        ///< one line redrawn in place with '\r'
+  tty,        ///< one line redrawn in place with a carriage return
   plain,      ///< whole lines, now and then
   silent,     ///< nothing
 };

@@ -142,7 +142,7 @@ inline Stream build_domains(const DomainsOptions& options = {}) {
 }
 
 /// Builds domains and writes the stream folder `dir` (created if needed): stream.json (each task
-/// with "metric": "next_byte"), <task>/{train,dev,test}.jsonl and BUILD_INFO.json. Each file is
+/// with "metric": "next_byte"), `<task>/{train,dev,test}.jsonl` and BUILD_INFO.json. Each file is
 /// replaced atomically. Throws as build_domains, and Error(io) naming a file that cannot be
 /// written.
 inline void save_domains(const std::string& dir, const DomainsOptions& options = {}) {

@@ -460,7 +460,7 @@ inline std::string textcl_pretraining_corpus(const Stream& textcl,
 }
 
 /// Builds textcl and writes the stream folder `dir` (created if needed): stream.json,
-/// <task>/{train,dev,test}.jsonl, pretrain.txt (the pretraining corpus) and BUILD_INFO.json
+/// `<task>/{train,dev,test}.jsonl`, pretrain.txt (the pretraining corpus) and BUILD_INFO.json
 /// (builder, version, seed, options, Debian packages, counts). Each file is replaced atomically.
 /// Throws as build_textcl, and Error(io) naming a file that cannot be written.
 inline void save_textcl(const std::string& dir, const TextclOptions& options = {}) {
