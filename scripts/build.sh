@@ -2,7 +2,8 @@
 # Configures and builds everlora (Release, with tests, examples, benchmarks and everlora::mpi, whose
 # Open MPI setup.sh installs) in $BUILD_DIR (default: build/ in the repository). Extra arguments go to the cmake configure step, e.g.
 #   scripts/build.sh -DEVERLORA_SANITIZE=ON
-# Environment: BUILD_DIR, BUILD_TYPE (default Release), JOBS (default: nproc).
+# Environment: BUILD_DIR, BUILD_TYPE (default Release), JOBS (default: nproc), TARGET (default:
+# everything; e.g. TARGET=cl_run builds only the benchmark runner).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +20,4 @@ cmake -S "$repo_root" -B "$build_dir" \
   -DEVERLORA_BUILD_BENCHMARKS=ON \
   -DEVERLORA_MPI=ON \
   "$@"
-cmake --build "$build_dir" -j"$jobs"
+cmake --build "$build_dir" -j"$jobs" ${TARGET:+--target "$TARGET"}

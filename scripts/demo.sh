@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main demo: builds everlora (scripts/build.sh), then runs the continual-learning benchmark
+# The main demo: builds the benchmark runner cl_run (scripts/build.sh), then runs the continual-learning benchmark
 # textcl at the demo budget. On first use it builds textcl from Debian's corpora and pretrains the
 # small byte-level base GPT (both cached, about 2 minutes); then it trains six methods over
 # textcl's first three tasks (40 steps each), prints each accuracy matrix and the metric table,
@@ -13,7 +13,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-$repo_root/build}"
 
-bash "$repo_root/scripts/build.sh" >&2
+TARGET=cl_run bash "$repo_root/scripts/build.sh" >&2
 runner="$build_dir/benchmarks/cl_run"
 if [[ ! -x "$runner" ]]; then
   echo "demo.sh: $runner was not built" >&2

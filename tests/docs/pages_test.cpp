@@ -227,6 +227,27 @@ TEST_CASE("The continual page's own strategy and checkpoint snippets run", "[doc
   CHECK(again.r.rows() == first.r.rows());
 }
 
+TEST_CASE("The seam page's two ways to build I-LoRA around AM-LoRA are the same method", "[docs]") {
+  const everlora::StrategyOptions options = everlora_test::small_lora_options();
+  // ---- docs/concepts/seam.md ----
+  auto by_name = everlora::make_strategy<float>("i_lora+am_lora", options);
+  everlora::ILora<float> by_hand(std::make_unique<everlora::AmLora<float>>(options), options);
+  // ----
+  CHECK(by_hand.name() == "i_lora+am_lora");
+  CHECK(by_name->name() == by_hand.name());
+  const auto run = [](everlora::Strategy<float>& strategy) {
+    everlora_test::SyntheticWorkload<float> workload(2, 16, 2, 2, 3);
+    everlora::TrainerOptions trainer;
+    trainer.steps_per_task = 4;
+    trainer.batch_size = 4;
+    trainer.progress = everlora::ProgressMode::silent;
+    return everlora::train_continual(workload, strategy, trainer);
+  };
+  const everlora::ContinualResult named = run(*by_name), handmade = run(by_hand);
+  CHECK(named.r.rows() == handmade.r.rows());
+  CHECK(named.final_loss == handmade.final_loss);
+}
+
 TEST_CASE("The AM-LoRA page's snippet trains and reports its routing", "[docs]") {
   everlora::TextWorkload<float> workload(small_gpt(), small_stream());
   everlora::TrainerOptions trainer_options;

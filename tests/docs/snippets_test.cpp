@@ -9,16 +9,17 @@
 // the code the tests run, fails the suite; and so does a twin whose block left the page.
 #include <catch2/catch.hpp>
 
+#include "docs_support.hpp"
+
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace everlora_test;
 
 struct Snippet {
   std::string where;                  // "docs/x.md:12"
@@ -26,19 +27,6 @@ struct Snippet {
   std::string text;                   // normalised, without #include lines
   std::vector<std::string> includes;  // a block's "#include <…>" directives, or a twin file's
 };
-
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string trim(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
-}
 
 /// The directive of an #include line ("#include <a/b.hpp>"), without what follows it; "" for
 /// another line.
@@ -62,8 +50,6 @@ std::string normalised(std::vector<std::string> lines) {
   for (const auto& l : lines) out += (l.empty() ? l : l.substr(indent)) + "\n";
   return out;
 }
-
-std::string from_root(const fs::path& path) { return fs::relative(path, EVERLORA_SOURCE_DIR).generic_string(); }
 
 /// The ```cpp blocks of a Markdown page.
 std::vector<Snippet> page_snippets(const fs::path& page) {
@@ -106,22 +92,12 @@ std::vector<Snippet> source_twins(const fs::path& file) {
   return out;
 }
 
-std::vector<fs::path> files_under(const fs::path& dir, const std::vector<std::string>& extensions) {
-  std::vector<fs::path> out;
-  for (const auto& entry : fs::recursive_directory_iterator(dir))
-    if (entry.is_regular_file() && std::find(extensions.begin(), extensions.end(), entry.path().extension()) != extensions.end())
-      out.push_back(entry.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("Every C++ block of the docs is a compiled twin, and every twin is on its page", "[docs]") {
   const fs::path root = EVERLORA_SOURCE_DIR;
-  std::vector<Snippet> blocks = page_snippets(root / "README.md");
-  for (const auto& extra : page_snippets(root / "examples" / "README.md")) blocks.push_back(extra);
-  for (const auto& page : files_under(root / "docs", {".md"}))
+  std::vector<Snippet> blocks;
+  for (const auto& page : doc_pages())
     for (const auto& block : page_snippets(page)) blocks.push_back(block);
   std::vector<Snippet> twins;
   for (const char* dir : {"tests", "examples"})

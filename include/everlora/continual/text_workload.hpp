@@ -182,10 +182,14 @@ class TextWorkload : public Workload<T> {
   Tensor<T> batch_loss(const std::vector<ExampleRef>& whole, BlockFeatures<T>* features) {
     const BatchShard& shard = this->shard();
     const std::vector<ExampleRef> batch = shard.whole() ? whole : shard.of(whole);
-    Index longest = 0;  // the whole batch's padded length
-    for (const EncodedExample* e : encoded(whole)) longest = std::max(longest, static_cast<Index>(e->ids.size()) - 1);
-    const TokenBatch b = make_token_batch(encoded(batch), longest);
-    if (!shard.whole()) this->set_shard_weights(shard.weights(count_units(batch), count_units(whole)));
+    const std::vector<const EncodedExample*> part = encoded(batch);
+    Index whole_seq = 0;  // a part is padded to the whole batch's length
+    if (!shard.whole()) {
+      const std::vector<const EncodedExample*> all = encoded(whole);
+      for (const EncodedExample* e : all) whole_seq = std::max(whole_seq, static_cast<Index>(e->ids.size()) - 1);
+      this->set_shard_weights(shard.weights(count_units(part), count_units(all)));
+    }
+    const TokenBatch b = make_token_batch(part, whole_seq);
     const Index rows = b.batch * b.seq;
     const RoutedForward<T> routed(this->router(), b.batch, [&] { return routing_input(batch, Split::train, this->routing_layer()); });
     std::vector<Tensor<T>> block_outputs;
@@ -207,9 +211,9 @@ class TextWorkload : public Workload<T> {
 
   /// A batch's target tokens and real rows; its rows counted in examples (a part is padded to
   /// the whole batch's length, so every example has as many rows).
-  BatchCounts count_units(const std::vector<ExampleRef>& batch) const {
+  static BatchCounts count_units(const std::vector<const EncodedExample*>& batch) {
     BatchCounts c{0, 0, static_cast<double>(batch.size())};
-    for (const EncodedExample* e : encoded(batch)) {
+    for (const EncodedExample* e : batch) {
       const auto n = static_cast<double>(e->ids.size());
       c.loss_terms += n - static_cast<double>(e->prompt_len);
       c.real_rows += n - 1;
