@@ -1,10 +1,11 @@
-// 05_forgetting — forgetting, and the methods that fight it, in half a minute
+// 05_forgetting — forgetting, and the methods that fight it, in a few seconds
 // (docs/getting_started.md). A small MLP learns upright Fashion-MNIST. Then each method adapts a
 // fresh copy of it with LoRA to three rotations in turn; its accuracy matrix R shows how much of
 // the earlier rotations it still knows, and AA and BWT sum that up.
 //   build/examples/05_forgetting [--methods seq_lora,replay,am_lora] [--steps N] [--quick]
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <everlora/everlora.hpp>
 #include <sstream>
 
@@ -24,7 +25,8 @@ std::shared_ptr<Backbone> pretrain_backbone(const everlora::ImageSet& upright, I
   for (Index step = 0; step < steps; ++step) {
     std::vector<std::pair<const everlora::ImageSet*, Index>> images;
     for (Index i = 0; i < batch; ++i) images.emplace_back(&upright, (step * batch + i) % upright.count);
-    everlora::Tensor<float> loss = everlora::cross_entropy(mlp->forward(everlora::gather_images<float>(images, labels)), labels);
+    const everlora::Tensor<float> pixels = everlora::gather_images<float>(images, labels);  // fills labels
+    everlora::Tensor<float> loss = everlora::cross_entropy(mlp->forward(pixels), labels);
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
@@ -55,8 +57,8 @@ int main(int argc, char** argv) {
   bool quick = false;
   CLI::App app{"Forgetting on rotated Fashion-MNIST: R, AA and BWT of continual-learning methods"};
   app.add_option("--methods", methods, "comma-separated method names (cl_run --list)")->capture_default_str();
-  app.add_option("--steps", steps, "training steps per rotation")->capture_default_str();
-  app.add_flag("--quick", quick, "a few steps on a few images (the test suite's run)");
+  app.add_option("--steps", steps, "training steps per rotation")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--quick", quick, "5 steps on a few images (the test suite's run; overrides --steps)");
   CLI11_PARSE(app, argc, argv);
   if (quick) steps = 5;
 
@@ -89,7 +91,7 @@ int main(int argc, char** argv) {
       for (double score : r.back()) std::printf(" %5.1f", score);
       std::printf("\n");
     }
-  } catch (const everlora::Error& e) {
+  } catch (const std::exception& e) {  // everlora::Error names the bad method, file or shape
     std::fprintf(stderr, "05_forgetting: %s\n", e.what());
     return 1;
   }

@@ -131,7 +131,7 @@ inline Stream load_stream(const std::string& dir) {
   if (!std::filesystem::is_regular_file(file, ec))
     throw Error(ErrorKind::io, "load_stream: '" + dir +
                                    "' is not a stream folder: it has no stream.json "
-                                   "(BENCHMARKS.md, \"Task data format\")");
+                                   "(the format: docs/concepts/data.md)");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(file));
