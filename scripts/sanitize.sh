@@ -8,7 +8,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${SAN_BUILD_DIR:-$repo_root/build-san}"
 jobs="${JOBS:-$(nproc)}"
-unit_labels="^(core|io|optim|util|nn|adapters|data|metrics|continual)$"
+unit_labels="^(core|io|optim|util|nn|adapters|data|metrics|continual|docs)$"
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 
