@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <exception>
 #include <everlora/everlora.hpp>
-#include <sstream>
 
 using everlora::Index;
 using Backbone = everlora::MLPClassifier<float>;
@@ -44,19 +43,12 @@ std::shared_ptr<Backbone> copy_of(const Backbone& pretrained) {
   return copy;
 }
 
-std::vector<std::string> split_commas(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
 int main(int argc, char** argv) {
-  std::string methods = "seq_lora,replay,am_lora";
+  std::vector<std::string> methods = {"seq_lora", "replay", "am_lora"};
   Index steps = 150;
   bool quick = false;
   CLI::App app{"Forgetting on rotated Fashion-MNIST: R, AA and BWT of continual-learning methods"};
-  app.add_option("--methods", methods, "comma-separated method names (cl_run --list)")->capture_default_str();
+  app.add_option("--methods", methods, "comma-separated method names (cl_run --list)")->delimiter(',')->capture_default_str();
   app.add_option("--steps", steps, "training steps per rotation")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--quick", quick, "5 steps on a few images (the test suite's run; overrides --steps)");
   CLI11_PARSE(app, argc, argv);
@@ -68,7 +60,7 @@ int main(int argc, char** argv) {
     const auto tasks = everlora::rotated_fashion_mnist({30, 75, 120}, quick ? 128 : 2000, quick ? 64 : 500);
 
     std::printf("%-18s %6s %6s   R[T][j] (accuracy %% on each rotation after the last one)\n", "method", "AA", "BWT");
-    for (const std::string& method : split_commas(methods)) {
+    for (const std::string& method : methods) {
       // ---- docs/getting_started.md: a continual run ----
       everlora::ImageWorkload<float> workload(copy_of(*pretrained), tasks);
 
