@@ -1,10 +1,11 @@
 // cl_run — runs continual-learning methods on a benchmark and writes the accuracy matrix R, the
 // pinned metrics (AA, BWT, FWT, F.Ra, LA), results.json, CSV and SVG plots (BENCHMARKS.md).
 //   cl_run --benchmark textcl|domains|rotated-fmnist|<folder> --methods seq_lora,inc_lora
-//          [--seed N] [--out DIR] [--base CHECKPOINT] [--steps N | --epochs N] [--list] [--quick]
+//          [--seed N] [--out DIR] [--base CHECKPOINT|MODEL_DIR] [--steps N | --epochs N] [--list] [--quick]
 //          [--checkpoint DIR [--checkpoint-every N] | --resume DIR]
 // The bundled text benchmarks are built into the cache folder on first use (from Debian's
-// packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp).
+// packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp); --base names
+// a GPT checkpoint of its own or a Hugging Face model folder (Llama, Qwen, Mistral, GPT-2; hf_base.hpp).
 // Built with EVERLORA_MPI, `mpirun -np N cl_run …` trains data-parallel over the N processes
 // (docs/distributed.md): the same R as one process, process 0 alone writes reports and checkpoints.
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@
 #include "everlora/data/builders/domains.hpp"
 #include "everlora/data/builders/textcl.hpp"
 #include "cl_bases.hpp"
+#include "hf_base.hpp"
 #ifdef EVERLORA_WITH_MPI
 #include "everlora/distributed/mpi.hpp"
 #endif
@@ -34,7 +36,7 @@ struct Settings {
   std::string methods;  // empty: every available one
   std::uint64_t seed = 1;
   std::string out;
-  std::string base;
+  std::string base, tokenizer, targets;
   std::string cache = bench::default_cache_dir();
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
   double lr = 0, alpha = 16;
@@ -109,6 +111,11 @@ std::string text_base_path(const Settings& s, const bench::BaseRecipe& recipe) {
   return path;
 }
 
+/// The config.json of model folder `dir`.
+DecoderConfig load_model_config(const std::string& dir) {
+  return decoder_config_from_json(read_file(dir + "/config.json"), dir + "/config.json");
+}
+
 struct Defaults {
   Index steps;
   double lr;
@@ -120,6 +127,8 @@ Defaults defaults_for(bool image, const Settings& s) {
   if (s.demo && image) d.steps = 100;
   if (s.demo && !image) d.steps = 40, d.lr = 1e-2;  // a fifth of the budget, at twice the rate
   if (s.quick) d.steps = 3;
+  if (bench::is_model_folder(s.base)) d.targets = bench::all_linear_targets(load_model_config(s.base));
+  if (!s.targets.empty()) d.targets = bench::split_list(s.targets);
   if (s.steps > 0) d.steps = s.steps;
   if (s.lr > 0) d.lr = s.lr;
   return d;
@@ -214,6 +223,7 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   if (workload->router()) run.example_routing = measure_example_routing(*workload, *workload->router(), Split::test, s.eval_limit);
   if (s.connectivity > 0) run.connectivity = probe_connectivity(*workload, states, s, method);
   strategy->end_scoring(*workload);
+  if (bench::is_model_folder(s.base)) bench::save_method_adapters(workload->model(), s.out + "/" + method + "_peft", s.base, options.lora);
   return run;
 }
 
@@ -339,7 +349,9 @@ int main(int argc, char** argv) {
   app.add_option("--methods", s.methods, "comma-separated method names (default: every available one)");
   app.add_option("--seed", s.seed, "seed of the batch order, the adapters' initialisation and the methods' sampling (the bundled benchmarks and bases are built once, with seeds of their own)")->capture_default_str();
   app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
-  app.add_option("--base", s.base, "base GPT checkpoint (.safetensors) instead of the cached default");
+  app.add_option("--base", s.base, "base model instead of the cached default: a GPT checkpoint (.safetensors) or a Hugging Face model folder (config.json, model.safetensors, tokenizer.json; llama, mistral, qwen2, qwen3, gpt2)");
+  app.add_option("--tokenizer", s.tokenizer, "folder of tokenizer.json for a model folder --base (default: the model folder)");
+  app.add_option("--targets", s.targets, "comma-separated LoRA target modules (default: q,k,v,o,fc1,fc2 on the GPT, every projection of a model folder)");
   app.add_option("--cache", s.cache, "folder for built benchmarks and pretrained bases")->capture_default_str();
   app.add_option("--steps", s.steps, "training steps per task (default: the benchmark's budget)");
   app.add_option("--epochs", s.epochs, "passes over each task's data instead of --steps");
@@ -446,7 +458,20 @@ int main(int argc, char** argv) {
       const std::string base = text_base_path(s, recipe);
       TextWorkloadOptions options;
       options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 20 : 0;
-      make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
+      if (bench::is_model_folder(base)) {
+        const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
+        options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
+        make_workload = [=] { return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base), stream, options, codec); };
+        if (s.chief) {
+          TextWorkload<float> probe(load_hf_model<float>(base), stream, options, codec);
+          LoraConfig lora;
+          lora.r = s.rank;
+          lora.target_modules = d.targets;
+          bench::print_run_estimate(base, probe, lora, s.batch, d.steps, methods.size());
+        }
+      } else {
+        make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
+      }
     }
     if (s.communicator && s.chief) s.communicator->barrier();
     {

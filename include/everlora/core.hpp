@@ -27,5 +27,7 @@
 #include "everlora/core/ops/dropout.hpp"
 #include "everlora/core/ops/pooling.hpp"
 #include "everlora/core/ops/attention.hpp"
+#include "everlora/core/ops/rms_norm.hpp"
+#include "everlora/core/ops/rope.hpp"
 
 #endif  // EVERLORA_CORE_HPP

@@ -52,7 +52,7 @@ TEST_CASE("The text workload routes on the prompt's token embeddings, padding an
   gpt->eval();
   gpt->forward(p1, 1, static_cast<Index>(p1.size()), nullptr, &blocks);
   CHECK((hidden.tokens.vec() - blocks[0].vec()).cwiseAbs().maxCoeff() == 0.0);
-  CHECK_THROWS_WITH(w.routing_input({{0, 0}}, Split::train, 3), Catch::Contains("routing input layer 3 but the GPT has 2 blocks"));
+  CHECK_THROWS_WITH(w.routing_input({{0, 0}}, Split::train, 3), Catch::Contains("routing input layer 3 but the model has 2 blocks"));
 }
 
 TEST_CASE("The text workload samples pseudo inputs from the model, prompted with the task's instruction", "[continual][workload][routing]") {

@@ -69,6 +69,13 @@ TEST_CASE("attention and dropout reject bad configurations", "[core][errors]") {
                 ErrorKind::config, {"4 heads", "C = 6"});
   require_error([] { causal_attention(Tf::zeros({1, 5, 6}), Tf::zeros({1, 4, 6}), Tf::zeros({1, 4, 6}), 2); },
                 ErrorKind::shape, {"Tk >= Tq"});
+  require_error([] { causal_attention(Tf::zeros({1, 4, 6}), Tf::zeros({1, 4, 4}), Tf::zeros({1, 4, 4}), 3, 2); },
+                ErrorKind::config, {"2 key/value heads", "3 query heads"});
+  require_error([] { causal_attention(Tf::zeros({1, 4, 8}), Tf::zeros({1, 4, 8}), Tf::zeros({1, 4, 8}), 4, 2); },
+                ErrorKind::shape, {"G·hd", "G = 2", "k [1, 4, 8]"});
+  require_error([] { rms_norm(Tf::zeros({2, 4}), Tf::ones({3})); }, ErrorKind::shape, {"rms_norm", "[4]"});
+  require_error([] { rope(Tf::zeros({1, 2, 6}), 2, Tf::zeros({2, 1}), Tf::zeros({2, 1})); }, ErrorKind::shape, {"rope", "even"});
+  require_error([] { rope(Tf::zeros({1, 2, 8}), 2, Tf::zeros({3, 2}), Tf::zeros({3, 2})); }, ErrorKind::shape, {"rope", "[2, 2]"});
   Rng rng;
   require_error([&] { dropout(Tf::zeros({3}), 1.0, rng); }, ErrorKind::config, {"dropout", "p = 1"});
   require_error([&] { dropout(Tf::zeros({3}), -0.1, rng); }, ErrorKind::config, {"dropout"});

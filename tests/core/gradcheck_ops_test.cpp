@@ -210,6 +210,40 @@ TEST_CASE("gradcheck: fused causal attention, full and KV-cache decode", "[core]
       [](const Inputs& in) { return causal_attention(in[0], in[1], in[2], 4); }, {q_step, k, v}));
 }
 
+TEST_CASE("gradcheck: grouped-query attention, full and KV-cache decode", "[core][gradcheck]") {
+  Rng rng(16);
+  auto q = random_input({2, 5, 12}, rng);  // 6 query heads of 2
+  auto k = random_input({2, 5, 4}, rng);   // 2 key/value heads: groups of 3
+  auto v = random_input({2, 5, 4}, rng);
+  EVERLORA_CHECK_GRADIENT(
+      gradcheck([](const Inputs& in) { return causal_attention(in[0], in[1], in[2], 6, 2); }, {q, k, v}));
+  auto q_step = random_input({2, 2, 12}, rng);  // one key/value head shared by all six (multi-query)
+  auto k_one = random_input({2, 5, 2}, rng);
+  auto v_one = random_input({2, 5, 2}, rng);
+  EVERLORA_CHECK_GRADIENT(gradcheck(
+      [](const Inputs& in) { return causal_attention(in[0], in[1], in[2], 6, 1); }, {q_step, k_one, v_one}));
+}
+
+TEST_CASE("gradcheck: fused RMS norm for x and weight", "[core][gradcheck]") {
+  Rng rng(17);
+  auto x = random_input({2, 3, 6}, rng);
+  auto w = random_input({6}, rng, 0.5, 1.5);
+  EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return rms_norm(in[0], in[1], 1e-6); }, {x, w}));
+}
+
+TEST_CASE("gradcheck: rotary position embedding, plain and scaled frequencies", "[core][gradcheck]") {
+  Rng rng(18);
+  auto x = random_input({2, 4, 12}, rng);  // 3 heads of 4
+  for (auto kind : {RopeScaling::Kind::none, RopeScaling::Kind::linear, RopeScaling::Kind::llama3}) {
+    RopeScaling scaling;
+    scaling.kind = kind;
+    scaling.factor = 4;
+    scaling.original_max_position_embeddings = 16;
+    const auto [cos, sin] = rope_angles<double>(rope_inverse_frequencies(4, 10000.0, scaling), 3, 4);
+    EVERLORA_CHECK_GRADIENT(gradcheck([&, c = cos, s = sin](const Inputs& in) { return rope(in[0], 3, c, s); }, {x}));
+  }
+}
+
 TEST_CASE("gradcheck: a composite graph that reuses a tensor", "[core][gradcheck][autograd]") {
   Rng rng(15);
   auto x = random_input({3, 4}, rng);

@@ -64,7 +64,7 @@ TEST_CASE("encode_example drops bytes from the start of the prompt, never from t
   // The output alone (with BOS, SEP, EOS) still fits: the prompt body is dropped entirely.
   CHECK(encode_example(ex, spec_of(), 6).ids == cat({{kBos, kSep}, bytes("yes"), {kEos}}));
   require_data_error([&] { encode_example(ex, spec_of(), 5); }, ErrorKind::value,
-                     {"task 't'", "output of 3 bytes needs 6 tokens", "max_len is 5"});
+                     {"task 't'", "output of 3 tokens needs 6 tokens", "max_len is 5"});
   // encode_prompt keeps the end of the prompt within its own max_len.
   CHECK(encode_prompt(ex, spec_of(), 6) == cat({{kBos}, bytes("put:"), {kSep}}));
   CHECK(encode_prompt(ex, spec_of(), 2) == Ids{kBos, kSep});

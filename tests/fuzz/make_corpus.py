@@ -147,6 +147,90 @@ def strategy_state_seeds():
     return seeds
 
 
+def tokenizer_seeds():
+    """Tiny tokenizer.json files in the shapes of the real ones (byte-level BPE as GPT-2, Llama 3,
+    GPT-4o; Metaspace / byte-fallback BPE as Llama 2), plus unsupported and broken ones."""
+    def bytes_to_unicode():
+        bs = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+        cs, n = bs[:], 0
+        for b in range(256):
+            if b not in bs:
+                bs.append(b)
+                cs.append(256 + n)
+                n += 1
+        return {b: chr(c) for b, c in zip(bs, cs)}
+
+    b2u = bytes_to_unicode()
+    letters = "abcdehilnorstw .,'0123456789\n"
+    vocab = {b2u[ord(c)]: i for i, c in enumerate(letters)}
+    merges = [("h", "e"), ("l", "l"), ("he", "ll"), ("hell", "o"), ("\u0120", "w"), ("o", "r"), ("\u0120w", "or")]
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    special = {"id": len(vocab), "content": "<|end|>", "special": True, "normalized": False}
+    template = {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "<|end|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                "special_tokens": {"<|end|>": {"id": "<|end|>", "ids": [special["id"]], "tokens": ["<|end|>"]}}}
+    llama3_regex = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+
+    def byte_level(pre, post=None, merges_as_pairs=False, **model):
+        return json.dumps({"version": "1.0", "added_tokens": [special], "normalizer": None, "pre_tokenizer": pre,
+                           "post_processor": post, "decoder": {"type": "ByteLevel"},
+                           "model": dict({"type": "BPE", "vocab": vocab,
+                                          "merges": [list(m) if merges_as_pairs else " ".join(m) for m in merges]},
+                                         **model)}, ensure_ascii=False)
+
+    seeds = {}
+    seeds["gpt2"] = byte_level({"type": "ByteLevel", "add_prefix_space": True, "use_regex": True})
+    seeds["llama3"] = byte_level(
+        {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": llama3_regex}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+        template, merges_as_pairs=True, ignore_merges=True)
+    seeds["gpt4o_invert"] = byte_level(
+        {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": llama3_regex}, "behavior": "Removed", "invert": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+        {"type": "Sequence", "processors": [{"type": "ByteLevel"}, template]})
+    seeds["digits_split"] = byte_level(
+        {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]})
+    seeds["hostile_regex"] = byte_level(
+        {"type": "Split", "pattern": {"Regex": "(a+)+$|(?=x)|\\b"}, "behavior": "Contiguous", "invert": False})
+    spm_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "\u2581": 3, "a": 4, "b": 5, "\u2581a": 6, "ab": 7,
+                 "<0xC3>": 8, "<0xA9>": 9, "<0x0A>": 10}
+    spm_model = {"type": "BPE", "vocab": spm_vocab, "merges": ["\u2581 a", "a b"], "unk_token": "<unk>",
+                 "fuse_unk": True, "byte_fallback": True}
+    spm_added = [{"id": 0, "content": "<unk>", "special": True}, {"id": 1, "content": "<s>", "special": True},
+                 {"id": 2, "content": "</s>", "special": True, "lstrip": True, "rstrip": True}]
+    spm_template = {"type": "TemplateProcessing",
+                    "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                    "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+    seeds["llama2"] = json.dumps({
+        "added_tokens": spm_added, "pre_tokenizer": None, "post_processor": spm_template, "model": spm_model,
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                           {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}, ensure_ascii=False)
+    seeds["metaspace"] = json.dumps({
+        "added_tokens": spm_added, "normalizer": {"type": "NFC"}, "post_processor": None, "model": spm_model,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+        "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first"}}, ensure_ascii=False)
+    seeds["whitespace_nfkc"] = json.dumps({
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Strip"}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "WhitespaceSplit"}]},
+        "decoder": None, "model": spm_model})
+    seeds["wordpiece"] = json.dumps({"model": {"type": "WordPiece", "vocab": {"a": 0}}})
+    seeds["bad_merge"] = json.dumps({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a zz"]}})
+    seeds["bad_regex"] = json.dumps({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a"},
+                                                       "behavior": "Isolated"}, "model": spm_model})
+    seeds["not_object"] = "[1, 2, 3]"
+    return seeds
+
+
 def write(target, seeds):
     folder = HERE / "corpus" / target
     if folder.exists():
@@ -166,3 +250,4 @@ if __name__ == "__main__":
     write("fuzz_jsonl", jsonl_seeds())
     write("fuzz_run_manifest", manifest_seeds())
     write("fuzz_strategy_state", strategy_state_seeds())
+    write("fuzz_tokenizer_json", tokenizer_seeds())

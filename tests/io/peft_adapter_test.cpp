@@ -294,15 +294,22 @@ TEST_CASE("load_peft_adapter refuses a peft_type other than LORA", "[io][peft][e
                 {kPeftConfigFile, "no 'peft_type'"});
 }
 
-TEST_CASE("load_peft_adapter refuses fan_in_fan_out and DoRA", "[io][peft][errors]") {
+TEST_CASE("load_peft_adapter refuses DoRA and reads fan_in_fan_out adapters as plain ones", "[io][peft][errors]") {
   TempDir dir;
   copy_fixture_adapter(dir.path());
-  auto model = fixture_base();
   auto j = fixture_config();
-  j["fan_in_fan_out"] = true;
+  j["fan_in_fan_out"] = true;  // GPT-2's Conv1D base layers: lora_A and lora_B are the same tensors
   write_config(dir.path(), j);
-  require_error([&] { load_peft_adapter(*model, dir.path()); }, ErrorKind::format,
-                {kPeftConfigFile, "'fan_in_fan_out' is not supported"});
+  auto with_flag = fixture_base();
+  load_peft_adapter(*with_flag, dir.path());
+  j["fan_in_fan_out"] = false;
+  write_config(dir.path(), j);
+  auto without = fixture_base();
+  load_peft_adapter(*without, dir.path());
+  const auto a = with_flag->state_dict(), b = without->state_dict();
+  for (const auto& [name, t] : a)
+    for (Index i = 0; i < t.numel(); ++i) REQUIRE(t[i] == b.at(name)[i]);
+  auto model = fixture_base();
   j = fixture_config();
   j["use_dora"] = true;
   write_config(dir.path(), j);

@@ -1,6 +1,7 @@
-// everlora — TextWorkload<T>: a stream of text tasks (data/stream.hpp) on a byte-level GPT.
-// Training: prompt → output cast as generation, cross-entropy on the output bytes only
-// (data/prompt.hpp). Scoring (percent):
+// everlora — TextWorkload<T>: a stream of text tasks (data/stream.hpp) on a causal language model:
+// the byte-level GPT with the byte codec, or a Llama/Qwen/GPT-2 DecoderLM with its own tokenizer
+// (data/text_codec.hpp). Training: prompt → output cast as generation, cross-entropy on the output
+// tokens only (data/prompt.hpp). Scoring (percent):
 //   exact-match tasks  greedy decoding from the prompt until end-of-sequence, compared with the
 //                      gold output after trimming and lower-casing (BENCHMARKS.md);
 //   next_byte tasks    teacher-forced accuracy of the argmax next byte over every position.
@@ -17,44 +18,53 @@
 #include "everlora/core/ops/embedding.hpp"
 #include "everlora/core/ops/loss.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
-#include "everlora/data/byte_tokenizer.hpp"
+#include "everlora/data/text_codec.hpp"
 #include "everlora/data/prompt.hpp"
 #include "everlora/nn/generate.hpp"
-#include "everlora/nn/gpt.hpp"
+#include "everlora/nn/causal_lm.hpp"
 
 namespace everlora {
 
 struct TextWorkloadOptions {
   Index max_len = 0;     ///< longest encoded example; 0: the model's context
   Index eval_limit = 0;  ///< score at most this many examples per split (the first ones); 0: all
-  Index eval_batch = 16; ///< sequences per forward pass when scoring next_byte tasks
+  Index eval_batch = 16; ///< sequences per forward pass when scoring next_byte tasks (fewer when
+                         ///< their logits would pass kEvalLogits values: large vocabularies)
 };
 
 template <class T>
 class TextWorkload : public Workload<T> {
  public:
-  TextWorkload(std::shared_ptr<GPT<T>> model, Stream stream, TextWorkloadOptions options = {})
-      : model_(std::move(model)), stream_(std::move(stream)), options_(options) {
+  /// `codec` turns text into the model's ids: the byte codec for everlora's GPT, the model's
+  /// tokenizer for a DecoderLM (TextCodec::from_tokenizer). Throws Error(config) when the codec's
+  /// ids do not fit the model's vocabulary.
+  TextWorkload(std::shared_ptr<CausalLM<T>> model, Stream stream, TextWorkloadOptions options = {},
+               TextCodec codec = TextCodec::bytes())
+      : model_(std::move(model)), stream_(std::move(stream)), options_(options), codec_(std::move(codec)) {
     if (!model_) throw Error(ErrorKind::value, "TextWorkload: no model");
     if (stream_.tasks.empty()) throw Error(ErrorKind::value, "TextWorkload: stream '" + stream_.name + "' has no tasks");
-    if (options_.max_len <= 0 || options_.max_len > model_->config().context) options_.max_len = model_->config().context;
+    if (codec_.vocab_size() > model_->vocab_size())
+      throw Error(ErrorKind::config, "TextWorkload: the tokenizer has " + std::to_string(codec_.vocab_size()) +
+                                         " ids but the model's vocabulary only " + std::to_string(model_->vocab_size()));
+    if (options_.max_len <= 0 || options_.max_len > model_->context()) options_.max_len = model_->context();
     for (const Task& task : stream_.tasks) {
       std::vector<EncodedExample> encoded;
       encoded.reserve(task.train.size());
-      for (const Example& ex : task.train) encoded.push_back(encode_example(ex, task.spec, options_.max_len));
+      for (const Example& ex : task.train) encoded.push_back(encode_example(ex, task.spec, options_.max_len, codec_));
       train_.push_back(std::move(encoded));
     }
   }
 
   Module<T>& model() override { return *model_; }
-  GPT<T>& gpt() { return *model_; }
+  CausalLM<T>& lm() { return *model_; }
+  const TextCodec& codec() const { return codec_; }
   const Stream& stream() const { return stream_; }
   /// Scores at most `limit` examples per split from now on (0: all).
   void set_eval_limit(Index limit) { options_.eval_limit = std::max<Index>(0, limit); }
   Index num_tasks() const override { return static_cast<Index>(stream_.tasks.size()); }
   std::string task_name(Index task) const override { return stream_.tasks.at(static_cast<std::size_t>(task)).spec.name; }
   Index train_size(Index task) const override { return static_cast<Index>(train_.at(static_cast<std::size_t>(task)).size()); }
-  std::string score_name() const override { return "exact match / next-byte accuracy %"; }
+  std::string score_name() const override { return "exact match / next-token accuracy %"; }
 
   Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(batch, nullptr); }
   /// The hidden state after every transformer block, [batch·seq, d_model] each (padding zeroed).
@@ -77,24 +87,26 @@ class TextWorkload : public Workload<T> {
     return t.spec.metric == TaskMetric::next_byte ? next_byte_tally(t.spec, mine) : exact_match_tally(t.spec, mine);
   }
 
-  /// The model's greedy answer to one example's prompt (decoded bytes, before normalisation).
+  /// The model's greedy answer to one example's prompt (decoded text, before normalisation).
   std::string answer(const Example& ex, const TaskSpec& spec) {
-    Index longest = static_cast<Index>(ex.output.size());
-    for (const auto& label : spec.labels) longest = std::max<Index>(longest, static_cast<Index>(label.size()));
-    const Index budget = longest + 1;  // room to say one byte too much, then stop
-    const std::vector<std::int32_t> prompt = encode_prompt(ex, spec, options_.max_len - budget);
+    Index longest = static_cast<Index>(codec_.encode(codec_.answer_prefix() + ex.output).size());
+    for (const auto& label : spec.labels)
+      longest = std::max<Index>(longest, static_cast<Index>(codec_.encode(codec_.answer_prefix() + label).size()));
+    const Index budget = longest + 1;  // room to say one token too much, then stop
+    const std::vector<std::int32_t> prompt = encode_prompt(ex, spec, options_.max_len - budget, codec_);
     GenerateOptions greedy;
     greedy.greedy = true;
     greedy.max_new_tokens = budget;
-    greedy.stop_id = ByteVocab::kEos;
+    greedy.stop_id = codec_.eos();
     Rng unused(0);
     const RoutedForward<T> routed(this->router(), 1, [&] { return prompts_routing_input({routing_ids(ex, spec)}, this->routing_layer()); });
-    return decode_bytes(generate(*model_, prompt, greedy, unused));
+    return codec_.decode(generate(*model_, prompt, greedy, unused));
   }
 
   Index split_size(Index task, Split split) const override { return static_cast<Index>(examples(task, split).size()); }
-  /// Each example's prompt ([kBos] + the formatted prompt + [kSep]; a next_byte example's whole
-  /// text) as token embeddings, or as the base model's state after block router->input_layer().
+  /// Each example's prompt ([BOS] + the formatted prompt + [separator]; a next_byte example's
+  /// whole text) as token embeddings, or as the base model's state after block
+  /// router->input_layer().
   RoutingInput<T> routing_input(const std::vector<ExampleRef>& refs, Split split, Index layer) override {
     std::vector<std::vector<std::int32_t>> prompts;
     for (const ExampleRef& ref : refs)
@@ -114,24 +126,30 @@ class TextWorkload : public Workload<T> {
     if (t.train.empty()) throw Error(ErrorKind::value, "TextWorkload: task '" + t.spec.name + "' has no training examples to prompt with");
     GenerateOptions sample;
     sample.max_new_tokens = std::min<Index>(kPseudoInputBytes, options_.max_len / 2);
-    sample.stop_id = '\n';
+    sample.stop_id = codec_.single_token("\n").value_or(-1);
     std::vector<std::vector<std::int32_t>> prompts;
     for (Index i = 0; i < count; ++i) {
       Example pseudo{t.train[static_cast<std::size_t>(rng.below(t.train.size()))].instruction, "", ""};
-      std::vector<std::int32_t> head{ByteVocab::kBos};
+      std::vector<std::int32_t> head;
+      if (const auto bos = codec_.bos()) head.push_back(*bos);
       if (t.spec.metric == TaskMetric::exact_match) {  // the head's end, as much as leaves room to sample
         std::string text = format_prompt(pseudo, t.spec);
         text.resize(text.size() - std::string("\nOutput:").size());
-        const std::size_t keep = std::min<std::size_t>(text.size(), static_cast<std::size_t>(options_.max_len - sample.max_new_tokens - 1));
-        for (unsigned char c : text.substr(text.size() - keep)) head.push_back(c);
+        const std::vector<std::int32_t> tokens = codec_.encode(text);
+        const std::size_t keep = std::min<std::size_t>(tokens.size(), static_cast<std::size_t>(options_.max_len - sample.max_new_tokens - 1));
+        head.insert(head.end(), tokens.end() - static_cast<std::ptrdiff_t>(keep), tokens.end());
       }
+      if (head.empty()) head = codec_.encode("\n");  // a model without BOS needs something to start from
       const RoutedForward<T> routed(this->router(), 1, [&] { return prompts_routing_input({head}, this->routing_layer()); });
-      pseudo.input = decode_bytes(generate(*model_, head, sample, rng));
+      pseudo.input = codec_.decode(generate(*model_, head, sample, rng));
+      pseudo.input = pseudo.input.substr(0, pseudo.input.find('\n'));  // one line, as the stop id gives it
       prompts.push_back(routing_ids(pseudo, t.spec));
     }
     return prompts_routing_input(prompts, layer);
   }
   static constexpr Index kPseudoInputBytes = 64;
+  /// The most logits one scoring pass holds (64 Mi values, 256 MB in float).
+  static constexpr Index kEvalLogits = Index{1} << 26;
 
  private:
   std::vector<const EncodedExample*> encoded(const std::vector<ExampleRef>& batch) const {
@@ -149,7 +167,8 @@ class TextWorkload : public Workload<T> {
 
   /// The tokens a router reads of an example: its prompt, or a next_byte example's whole text.
   std::vector<std::int32_t> routing_ids(const Example& ex, const TaskSpec& spec) const {
-    return spec.metric == TaskMetric::next_byte ? encode_example(ex, spec, options_.max_len).ids : encode_prompt(ex, spec, options_.max_len);
+    return spec.metric == TaskMetric::next_byte ? encode_example(ex, spec, options_.max_len, codec_).ids
+                                                : encode_prompt(ex, spec, options_.max_len, codec_);
   }
 
   /// Prompts (token ids) as a router's input at `layer`: padded to the longest, mask 1 on each
@@ -159,17 +178,17 @@ class TextWorkload : public Workload<T> {
     const Index batch = static_cast<Index>(prompts.size());
     Index seq = 1;
     for (const auto& p : prompts) seq = std::max<Index>(seq, static_cast<Index>(p.size()));
-    std::vector<std::int32_t> ids(static_cast<std::size_t>(batch * seq), ByteVocab::kPad);
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(batch * seq), codec_.pad());
     Tensor<T> mask = Tensor<T>::zeros({batch, seq});
     for (Index b = 0; b < batch; ++b)
       for (std::size_t i = 0; i < prompts[static_cast<std::size_t>(b)].size(); ++i) {
         ids[static_cast<std::size_t>(b * seq) + i] = prompts[static_cast<std::size_t>(b)][i];
         mask[b * seq + static_cast<Index>(i)] = T(1);
       }
-    if (layer == 0) return {embedding(model_->wte().weight(), ids, {batch, seq}), mask};
-    if (layer > static_cast<Index>(model_->blocks().size()))
-      throw Error(ErrorKind::config, "TextWorkload: routing input layer " + std::to_string(layer) + " but the GPT has " +
-                                         std::to_string(model_->blocks().size()) + " blocks");
+    if (layer == 0) return {embedding(model_->token_embedding(), ids, {batch, seq}), mask};
+    if (layer > model_->num_blocks())
+      throw Error(ErrorKind::config, "TextWorkload: routing input layer " + std::to_string(layer) + " but the model has " +
+                                         std::to_string(model_->num_blocks()) + " blocks");
     const EvalMode<T> eval_mode(*model_);
     std::vector<Tensor<T>> blocks;
     if (this->router()) this->router()->route_to_base(batch);
@@ -189,7 +208,7 @@ class TextWorkload : public Workload<T> {
       for (const EncodedExample* e : all) whole_seq = std::max(whole_seq, static_cast<Index>(e->ids.size()) - 1);
       this->set_shard_weights(shard.weights(count_units(part), count_units(all)));
     }
-    const TokenBatch b = make_token_batch(part, whole_seq);
+    const TokenBatch b = make_token_batch(part, whole_seq, codec_.pad());
     const Index rows = b.batch * b.seq;
     const RoutedForward<T> routed(this->router(), b.batch, [&] { return routing_input(batch, Split::train, this->routing_layer()); });
     std::vector<Tensor<T>> block_outputs;
@@ -231,13 +250,17 @@ class TextWorkload : public Workload<T> {
     NoGrad no_graph;
     const EvalMode<T> eval_mode(*model_);
     std::vector<EncodedExample> encoded;
-    for (const Example& ex : examples) encoded.push_back(encode_example(ex, spec, options_.max_len));
+    for (const Example& ex : examples) encoded.push_back(encode_example(ex, spec, options_.max_len, codec_));
     Index correct = 0, total = 0;
-    for (std::size_t begin = 0; begin < encoded.size(); begin += static_cast<std::size_t>(options_.eval_batch)) {
+    Index longest = 1;
+    for (const EncodedExample& e : encoded) longest = std::max<Index>(longest, static_cast<Index>(e.ids.size()));
+    const auto chunk_size = static_cast<std::size_t>(
+        std::max<Index>(1, std::min<Index>(options_.eval_batch, kEvalLogits / (longest * model_->vocab_size()))));
+    for (std::size_t begin = 0; begin < encoded.size(); begin += chunk_size) {
       std::vector<const EncodedExample*> chunk;
-      for (std::size_t i = begin; i < std::min(encoded.size(), begin + static_cast<std::size_t>(options_.eval_batch)); ++i)
+      for (std::size_t i = begin; i < std::min(encoded.size(), begin + chunk_size); ++i)
         chunk.push_back(&encoded[i]);
-      const TokenBatch b = make_token_batch(chunk);
+      const TokenBatch b = make_token_batch(chunk, 0, codec_.pad());
       const RoutedForward<T> routed(this->router(), b.batch, [&] {
         std::vector<std::vector<std::int32_t>> texts;
         for (const EncodedExample* e : chunk) texts.push_back(e->ids);
@@ -255,9 +278,10 @@ class TextWorkload : public Workload<T> {
     return {static_cast<double>(correct), static_cast<double>(total)};
   }
 
-  std::shared_ptr<GPT<T>> model_;
+  std::shared_ptr<CausalLM<T>> model_;
   Stream stream_;
   TextWorkloadOptions options_;
+  TextCodec codec_;
   std::vector<std::vector<EncodedExample>> train_;  // per task, encoded once
 };
 

@@ -1,4 +1,5 @@
-// everlora — text tasks as byte sequences for a byte-level GPT (data/byte_tokenizer.hpp):
+// everlora — text tasks as token sequences, in bytes for the byte-level GPT or in a model's own
+// tokens (data/text_codec.hpp):
 // the prompt format, the encoding of an example (trained on its output bytes only), padded
 // next-token batches, answer normalisation for exact-match scoring, and the seeded epoch order.
 // @sa docs/concepts/data.md
@@ -16,6 +17,7 @@
 #include "everlora/core/error.hpp"
 #include "everlora/core/random.hpp"
 #include "everlora/data/byte_tokenizer.hpp"
+#include "everlora/data/text_codec.hpp"
 #include "everlora/data/task.hpp"
 
 namespace everlora {
@@ -53,20 +55,22 @@ struct EncodedExample {
 
 namespace detail {
 
-/// [kBos] + the last `body` bytes of `prompt` + [kSep].
-inline std::vector<std::int32_t> prompt_ids(const std::string& prompt, Index body) {
+/// [BOS] + the last `body` tokens of `prompt` + [separator], as the codec has them.
+inline std::vector<std::int32_t> prompt_ids(const std::vector<std::int32_t>& prompt, Index body, const TextCodec& codec) {
   std::vector<std::int32_t> ids;
   ids.reserve(static_cast<std::size_t>(body) + 2);
-  ids.push_back(ByteVocab::kBos);
-  for (std::size_t i = prompt.size() - static_cast<std::size_t>(body); i < prompt.size(); ++i)
-    ids.push_back(static_cast<unsigned char>(prompt[i]));
-  ids.push_back(ByteVocab::kSep);
+  if (const auto bos = codec.bos()) ids.push_back(*bos);
+  ids.insert(ids.end(), prompt.end() - body, prompt.end());
+  if (const auto sep = codec.separator()) ids.push_back(*sep);
   return ids;
 }
 
+/// How many special ids surround a prompt (BOS, separator).
+inline Index prompt_frame(const TextCodec& codec) { return (codec.bos() ? 1 : 0) + (codec.separator() ? 1 : 0); }
+
 }  // namespace detail
 
-/// The tokens of one example, at most `max_len` of them.
+/// The tokens of one example, at most `max_len` of them. With the byte codec:
 ///   exact_match: [kBos] + format_prompt bytes + [kSep] + output bytes + [kEos];
 ///                prompt_len = index of the first output byte (1 + prompt bytes + 1), so the model
 ///                is trained on the output bytes and on kEos (to stop). If that is longer than
@@ -74,50 +78,55 @@ inline std::vector<std::int32_t> prompt_ids(const std::string& prompt, Index bod
 ///                end, which holds the input and "Output:", stay; the output is never cut).
 ///   next_byte:   [kBos] + input bytes + [kEos], cut to the first max_len tokens; prompt_len = 1
 ///                (every next byte is a target).
-/// Throws Error(value) if max_len < 2, or if the output with kBos, kSep and kEos needs more than
+/// A tokenizer codec is the same in its own tokens: [BOS if the model has one] + prompt tokens +
+/// the tokens of " " + output + [EOS] (TextCodec says which).
+/// Throws Error(value) if max_len < 2, or if the output with its special ids needs more than
 /// max_len tokens (naming both lengths and the task).
-inline EncodedExample encode_example(const Example& ex, const TaskSpec& spec, Index max_len) {
+inline EncodedExample encode_example(const Example& ex, const TaskSpec& spec, Index max_len,
+                                     const TextCodec& codec = TextCodec::bytes()) {
   if (max_len < 2)
     throw Error(ErrorKind::value, "encode_example: task '" + spec.name + "': max_len " +
                                       std::to_string(max_len) + " leaves no token to predict");
   EncodedExample e;
   if (spec.metric == TaskMetric::next_byte) {
-    e.ids.push_back(ByteVocab::kBos);
-    for (unsigned char c : ex.input) e.ids.push_back(c);
-    e.ids.push_back(ByteVocab::kEos);
+    if (const auto bos = codec.bos()) e.ids.push_back(*bos);
+    const std::vector<std::int32_t> text = codec.encode(ex.input);
+    e.ids.insert(e.ids.end(), text.begin(), text.end());
+    e.ids.push_back(codec.eos());
     if (static_cast<Index>(e.ids.size()) > max_len) e.ids.resize(static_cast<std::size_t>(max_len));
     e.prompt_len = 1;
     return e;
   }
-  const Index out = static_cast<Index>(ex.output.size());
-  if (out + 3 > max_len)
+  std::vector<std::int32_t> answer = codec.encode(codec.answer_prefix() + ex.output);
+  answer.push_back(codec.eos());
+  const Index out = static_cast<Index>(answer.size()) - 1, frame = detail::prompt_frame(codec);
+  if (out + 1 + frame > max_len)
     throw Error(ErrorKind::value,
                 "encode_example: task '" + spec.name + "': the output of " + std::to_string(out) +
-                    " bytes needs " + std::to_string(out + 3) +
+                    " tokens needs " + std::to_string(out + 1 + frame) +
                     " tokens with BOS, SEP and EOS but max_len is " + std::to_string(max_len));
-  const std::string prompt = format_prompt(ex, spec);
-  e.ids = detail::prompt_ids(prompt,
-                             std::min<Index>(static_cast<Index>(prompt.size()), max_len - out - 3));
+  const std::vector<std::int32_t> prompt = codec.encode(format_prompt(ex, spec));
+  e.ids = detail::prompt_ids(prompt, std::min<Index>(static_cast<Index>(prompt.size()), max_len - out - 1 - frame), codec);
   e.prompt_len = static_cast<Index>(e.ids.size());
-  for (unsigned char c : ex.output) e.ids.push_back(c);
-  e.ids.push_back(ByteVocab::kEos);
+  e.ids.insert(e.ids.end(), answer.begin(), answer.end());
   return e;
 }
 
-/// The prompt of an exact-match example as greedy decoding starts from it: [kBos] + format_prompt
-/// bytes + [kSep], at most `max_len` tokens (bytes dropped from the start of the prompt, as in
-/// encode_example). Throws Error(value) if max_len < 2, or for a next_byte task (it has no prompt).
-inline std::vector<std::int32_t> encode_prompt(const Example& ex, const TaskSpec& spec,
-                                               Index max_len) {
+/// The prompt of an exact-match example as greedy decoding starts from it: [BOS] + format_prompt
+/// tokens + [separator], at most `max_len` tokens (tokens dropped from the start of the prompt,
+/// as in encode_example). Throws Error(value) if max_len < 2, or for a next_byte task (it has no
+/// prompt).
+inline std::vector<std::int32_t> encode_prompt(const Example& ex, const TaskSpec& spec, Index max_len,
+                                               const TextCodec& codec = TextCodec::bytes()) {
   if (spec.metric == TaskMetric::next_byte)
     throw Error(ErrorKind::value, "encode_prompt: task '" + spec.name +
                                       "' is a next_byte task: it has no prompt to answer");
-  if (max_len < 2)
+  const Index frame = detail::prompt_frame(codec);
+  if (max_len < std::max<Index>(2, frame))
     throw Error(ErrorKind::value, "encode_prompt: task '" + spec.name + "': max_len " +
                                       std::to_string(max_len) + " cannot hold BOS and SEP");
-  const std::string prompt = format_prompt(ex, spec);
-  return detail::prompt_ids(prompt,
-                            std::min<Index>(static_cast<Index>(prompt.size()), max_len - 2));
+  const std::vector<std::int32_t> prompt = codec.encode(format_prompt(ex, spec));
+  return detail::prompt_ids(prompt, std::min<Index>(static_cast<Index>(prompt.size()), max_len - frame), codec);
 }
 
 /// Encoded examples as one padded next-token batch, row-major [batch, seq] with
@@ -135,7 +144,8 @@ struct TokenBatch {
 /// data-parallel batch is padded to the whole batch's length). Throws Error(value) for no
 /// examples, a null pointer, or an example with fewer than 2 tokens or a prompt_len outside
 /// 1 .. (tokens − 1), naming it.
-inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& examples, Index min_seq = 0) {
+inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& examples, Index min_seq = 0,
+                                   std::int32_t pad = ByteVocab::kPad) {
   if (examples.empty()) throw Error(ErrorKind::value, "make_token_batch: no examples");
   Index longest = 0;
   for (std::size_t b = 0; b < examples.size(); ++b) {
@@ -154,7 +164,7 @@ inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& exa
   out.batch = static_cast<Index>(examples.size());
   out.seq = std::max(longest - 1, min_seq);
   const std::size_t size = static_cast<std::size_t>(out.batch * out.seq);
-  out.ids.assign(size, ByteVocab::kPad);
+  out.ids.assign(size, pad);
   out.targets.assign(size, kNoTarget);
   out.mask.assign(size, 0.0f);
   for (Index b = 0; b < out.batch; ++b) {

@@ -46,6 +46,9 @@ struct PeftSaveOptions {
   /// (its r and scale must match the expert). Without it: lora_alpha = scale·r, use_rslora false,
   /// lora_dropout 0, init_lora_weights true. target_modules are always derived from the layers.
   std::optional<LoraConfig> config;
+  /// Written as fan_in_fan_out: true for models whose adapted layers are Conv1D in transformers
+  /// (GPT-2), as PEFT writes it there; the tensors are the same.
+  bool fan_in_fan_out = false;
 };
 
 namespace detail {
@@ -159,7 +162,9 @@ inline PeftConfigFile parse_peft_config(const std::string& text, const std::stri
   };
   c.use_rslora = flag("use_rslora");
   if (flag("use_dora")) refuse("use_dora", "DoRA adapters (use_dora: true) need a magnitude vector everlora does not have");
-  if (flag("fan_in_fan_out")) refuse("fan_in_fan_out", "true means Conv1D-style [in, out] weights; everlora's are [out, in]");
+  // fan_in_fan_out: true only says the base layer stores its weight [in, out] (GPT-2's Conv1D);
+  // PEFT's lora_A [r, in] and lora_B [out, r] are the same either way, and everlora's loaders
+  // already turned such weights into [out, in], so the flag changes nothing here.
   if (flag("lora_bias")) refuse("lora_bias", "LoRA biases (lora_bias: true) are not part of everlora's LoRA");
   if (flag("use_qalora")) refuse("use_qalora", "QA-LoRA needs quantised base layers");
   if (has("bias") && j.at("bias") != "none")
@@ -229,7 +234,7 @@ inline std::string peft_config_json(const LoraConfig& c, const std::vector<std::
       {"base_model_name_or_path", string_or_null(options.base_model_name_or_path)},
       {"bias", "none"},
       {"exclude_modules", nullptr},
-      {"fan_in_fan_out", false},
+      {"fan_in_fan_out", options.fan_in_fan_out},
       {"inference_mode", true},
       {"init_lora_weights", c.init == LoraInit::gaussian ? nlohmann::json("gaussian") : nlohmann::json(true)},
       {"layer_replication", nullptr},
@@ -395,7 +400,7 @@ StateDict<T> load_everlora_extra(const std::string& dir) {
 /// `model` as expert `expert_name`: layers targeted by the config (matched on names.to_peft(path),
 /// PEFT's rule) that lack the expert get it through attach() with the file's r, alpha, dropout and
 /// use_rslora; then A and B are copied in. Everything is checked before the model changes:
-/// Error(format) for a config everlora refuses (peft_type not LORA, DoRA, fan_in_fan_out, bias,
+/// Error(format) for a config everlora refuses (peft_type not LORA, DoRA, bias,
 /// rank/alpha patterns, modules_to_save, …), a target that matches no layer or a non-Linear, a
 /// missing or unexpected tensor; Error(shape) for a wrong shape or a rank that is not the config's
 /// r; Error(config) when a layer already has the expert with another rank or scale, or is merged,

@@ -50,7 +50,8 @@ constexpr const char* safetensors_dtype_of() {
 /// spaces up to a multiple of 8 bytes so the data buffer starts 8-aligned.
 template <class T>
 std::string safetensors_header(const StateDict<T>& tensors, const SafetensorsMetadata& metadata,
-                               const std::string& api) {
+                               const std::string& api, const std::string& dtype = safetensors_dtype_of<T>()) {
+  const std::uint64_t element_bytes = safetensors_dtype_bits(dtype) / 8;
   std::string h = "{";
   if (!metadata.empty()) {
     h += "\"__metadata__\":{";
@@ -68,9 +69,8 @@ std::string safetensors_header(const StateDict<T>& tensors, const SafetensorsMet
     if (!is_valid_utf8(name))
       throw Error(ErrorKind::value, api + ": tensor name '" + name + "' is not valid UTF-8");
     if (!t.defined()) throw Error(ErrorKind::value, api + ": tensor '" + name + "' is undefined");
-    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * sizeof(T);
-    h += (h.size() == 1 ? "" : ",") + json_quote(name) + ":{\"dtype\":\"" +
-         safetensors_dtype_of<T>() + "\",\"shape\":[";
+    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * element_bytes;
+    h += (h.size() == 1 ? "" : ",") + json_quote(name) + ":{\"dtype\":\"" + dtype + "\",\"shape\":[";
     for (int i = 0; i < t.rank(); ++i) h += (i ? "," : "") + std::to_string(t.dim(i));
     h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) +
          "]}";
@@ -86,26 +86,39 @@ std::string safetensors_header(const StateDict<T>& tensors, const SafetensorsMet
 }
 
 /// Sends a whole safetensors image to `sink(const char*, std::size_t)`: header length, header,
-/// then every tensor's values as little-endian IEEE bytes, in name order, in bounded chunks.
+/// then every tensor's values as little-endian bytes of `dtype` (T's own, or F32, F16 or BF16
+/// rounded to nearest-even), in name order, in bounded chunks.
 template <class T, class Sink>
-void write_safetensors(Sink&& sink, const std::string& header, const StateDict<T>& tensors) {
+void write_safetensors(Sink&& sink, const std::string& header, const StateDict<T>& tensors,
+                       const std::string& dtype = safetensors_dtype_of<T>()) {
   unsigned char length[8];
   store_le(length, header.size(), 8);
   sink(reinterpret_cast<const char*>(length), sizeof length);
   sink(header.data(), header.size());
-  using Bits = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+  const int width = static_cast<int>(safetensors_dtype_bits(dtype) / 8);
+  const bool f64 = dtype == "F64", bf16 = dtype == "BF16", f16 = dtype == "F16";
+  auto encode = [f64, bf16, f16](T value) -> std::uint64_t {
+    if (f64) {
+      const double d = static_cast<double>(value);
+      std::uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      return bits;
+    }
+    const float f = narrow_to_float(static_cast<double>(value));
+    if (bf16) return float_to_bfloat16(f);
+    if (f16) return float_to_half(f);
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    return bits;
+  };
   constexpr Index kChunk = 8192;
-  unsigned char chunk[kChunk * sizeof(T)];
+  unsigned char chunk[kChunk * 8];
   for (const auto& [name, t] : tensors) {
     const T* values = t.data();
     for (Index begin = 0; begin < t.numel(); begin += kChunk) {
       const Index count = std::min(kChunk, t.numel() - begin);
-      for (Index i = 0; i < count; ++i) {
-        Bits bits;
-        std::memcpy(&bits, values + begin + i, sizeof bits);
-        store_le(chunk + i * Index(sizeof(T)), bits, int(sizeof(T)));
-      }
-      sink(reinterpret_cast<const char*>(chunk), static_cast<std::size_t>(count) * sizeof(T));
+      for (Index i = 0; i < count; ++i) store_le(chunk + i * width, encode(values[begin + i]), width);
+      sink(reinterpret_cast<const char*>(chunk), static_cast<std::size_t>(count * width));
     }
   }
 }
@@ -179,14 +192,19 @@ std::string to_safetensors_bytes(const StateDict<T>& tensors,
 
 /// Writes `tensors` and `metadata` to `path` as safetensors, atomically (see
 /// write_file_atomically): on any error the previous file at `path` is left as it was.
+/// `dtype` ("F32", "F64", "F16" or "BF16"; T's own by default) is the stored type.
 template <class T>
 void save_safetensors(const std::string& path, const StateDict<T>& tensors,
-                      const SafetensorsMetadata& metadata = {}) {
+                      const SafetensorsMetadata& metadata = {},
+                      const std::string& dtype = detail::safetensors_dtype_of<T>()) {
+  if (dtype != "F32" && dtype != "F64" && dtype != "F16" && dtype != "BF16")
+    throw Error(ErrorKind::config, "save_safetensors('" + path + "'): dtype '" + dtype +
+                                       "' is not one of F32, F64, F16, BF16");
   const std::string header =
-      detail::safetensors_header(tensors, metadata, "save_safetensors('" + path + "')");
+      detail::safetensors_header(tensors, metadata, "save_safetensors('" + path + "')", dtype);
   write_file_atomically(path, [&](FileWriter& w) {
     detail::write_safetensors([&w](const char* p, std::size_t n) { w.write(p, n); }, header,
-                              tensors);
+                              tensors, dtype);
   });
 }
 

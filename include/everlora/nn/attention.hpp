@@ -9,23 +9,10 @@
 
 #include "everlora/core/ops/attention.hpp"
 #include "everlora/core/ops/shape_ops.hpp"
+#include "everlora/nn/causal_lm.hpp"
 #include "everlora/nn/linear.hpp"
 
 namespace everlora {
-
-/// Keys and values of the positions decoded so far, one pair per layer ([B, length, C] each).
-template <class T>
-struct KvCache {
-  std::vector<Tensor<T>> keys, values;
-  Index length = 0;  // positions already in the cache
-
-  explicit KvCache(std::size_t layers = 0) : keys(layers), values(layers) {}
-  void clear() {
-    for (auto& k : keys) k = Tensor<T>();
-    for (auto& v : values) v = Tensor<T>();
-    length = 0;
-  }
-};
 
 template <class T>
 class CausalSelfAttention : public Module<T> {

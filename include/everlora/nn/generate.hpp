@@ -1,4 +1,4 @@
-// everlora — text generation from a GPT: greedy or sampled (temperature, top-k) decoding over a
+// everlora — text generation from a causal language model (GPT, DecoderLM): greedy or sampled (temperature, top-k) decoding over a
 // KV cache, so each new token costs one position's forward pass.
 //   GenerateOptions opt;
 //   opt.temperature = 0.8;
@@ -13,7 +13,7 @@
 #include <numeric>
 #include <vector>
 
-#include "everlora/nn/gpt.hpp"
+#include "everlora/nn/causal_lm.hpp"
 
 namespace everlora {
 
@@ -60,10 +60,10 @@ std::int32_t pick_next(const T* logits, Index vocab, const GenerateOptions& opt,
 /// graph; the model's training mode is restored afterwards. Stops at max_new_tokens, at stop_id,
 /// or when the context is full.
 template <class T>
-std::vector<std::int32_t> generate(GPT<T>& model, const std::vector<std::int32_t>& prompt,
+std::vector<std::int32_t> generate(CausalLM<T>& model, const std::vector<std::int32_t>& prompt,
                                    const GenerateOptions& options, Rng& rng) {
   if (prompt.empty()) throw Error(ErrorKind::value, "generate: the prompt is empty");
-  const Index context = model.config().context, vocab = model.config().vocab_size;
+  const Index context = model.context(), vocab = model.vocab_size();
   if (static_cast<Index>(prompt.size()) > context)
     throw Error(ErrorKind::shape, "generate: prompt of " + std::to_string(prompt.size()) +
                                       " ids exceeds the context of " + std::to_string(context));

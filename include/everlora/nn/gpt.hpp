@@ -45,7 +45,7 @@ struct GPTConfig {
 };
 
 template <class T>
-class GPT : public Module<T> {
+class GPT : public CausalLM<T> {
  public:
   explicit GPT(const GPTConfig& config) : config_(config) {
     config.validate();
@@ -68,7 +68,7 @@ class GPT : public Module<T> {
   /// positions after cache->length, which advances by T. `block_outputs`, if given, receives the
   /// hidden state after each block ([B, T, C] each).
   Tensor<T> forward(const std::vector<std::int32_t>& ids, Index batch, Index length,
-                    KvCache<T>* cache = nullptr, std::vector<Tensor<T>>* block_outputs = nullptr) {
+                    KvCache<T>* cache = nullptr, std::vector<Tensor<T>>* block_outputs = nullptr) override {
     const Index start = cache ? cache->length : 0;
     if (batch < 1 || length < 1 || static_cast<Index>(ids.size()) != batch * length)
       throw Error(ErrorKind::shape, "GPT::forward: " + std::to_string(ids.size()) +
@@ -91,6 +91,11 @@ class GPT : public Module<T> {
     if (cache) cache->length += length;
     return head_->forward(ln_f_->forward(x));
   }
+
+  Index context() const override { return config_.context; }
+  Index vocab_size() const override { return config_.vocab_size; }
+  Index num_blocks() const override { return config_.n_layers; }
+  Tensor<T>& token_embedding() override { return wte_->weight(); }
 
   ModuleList<T, TransformerBlock<T>>& blocks() { return *blocks_; }
   Embedding<T>& wte() { return *wte_; }

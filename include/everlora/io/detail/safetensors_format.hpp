@@ -108,6 +108,40 @@ inline float bfloat16_to_float(std::uint16_t b) {
   return float_from_bits(bits);
 }
 
+/// float → bfloat16, rounded to nearest-even (as PyTorch's .to(torch.bfloat16)); NaN stays a
+/// quiet NaN, and values past bfloat16's range round to ±inf.
+inline std::uint16_t float_to_bfloat16(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu) != 0) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<std::uint16_t>(bits >> 16);
+}
+
+/// float → IEEE binary16, rounded to nearest-even; past the range ±inf, below it subnormals or ±0.
+inline std::uint16_t float_to_half(float f) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const std::uint16_t sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
+  const std::uint32_t exp = (bits >> 23) & 0xFFu, mant = bits & 0x7FFFFFu;
+  if (exp == 0xFF) return static_cast<std::uint16_t>(sign | 0x7C00u | (mant ? 0x200u | (mant >> 13) : 0));
+  const int e = static_cast<int>(exp) - 127 + 15;
+  if (e >= 0x1F) return static_cast<std::uint16_t>(sign | 0x7C00u);
+  if (e <= 0) {  // subnormal or zero: shift the mantissa (with its implicit 1) into place
+    if (e < -10) return sign;
+    const std::uint32_t m = mant | 0x800000u;
+    const int shift = 14 - e;
+    std::uint32_t half = m >> shift;
+    const std::uint32_t rest = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
+    return static_cast<std::uint16_t>(sign | half);
+  }
+  std::uint32_t half = static_cast<std::uint32_t>(e) << 10 | (mant >> 13);
+  const std::uint32_t rest = mant & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // may carry into the exponent: still right
+  return static_cast<std::uint16_t>(sign | half);
+}
+
 /// double → float rounded to nearest-even, with finite values beyond the float range going to
 /// ±inf or ±FLT_MAX exactly as IEEE rounding does (a plain cast of those is undefined in C++).
 inline float narrow_to_float(double d) {

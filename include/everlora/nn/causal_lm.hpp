@@ -1,0 +1,48 @@
+// everlora — CausalLM: what every decoder-only language model offers the trainer, the workloads
+// and generation, whatever its family (the byte-level GPT, Llama, Qwen, Mistral, GPT-2).
+//   Tensor<float> logits = model.forward(ids, batch, length);          // [B, T, V]
+//   KvCache<float> cache;  model.forward(prompt, 1, n, &cache);         // then one id at a time
+#ifndef EVERLORA_NN_CAUSAL_LM_HPP
+#define EVERLORA_NN_CAUSAL_LM_HPP
+
+#include <cstdint>
+#include <vector>
+
+#include "everlora/nn/module.hpp"
+
+namespace everlora {
+
+/// Keys and values of the positions decoded so far, one pair per layer ([B, length, kv width]).
+template <class T>
+struct KvCache {
+  std::vector<Tensor<T>> keys, values;
+  Index length = 0;  // positions already in the cache
+
+  explicit KvCache(std::size_t layers = 0) : keys(layers), values(layers) {}
+  void clear() {
+    for (auto& k : keys) k = Tensor<T>();
+    for (auto& v : values) v = Tensor<T>();
+    length = 0;
+  }
+};
+
+template <class T>
+class CausalLM : public Module<T> {
+ public:
+  /// ids (B·T values, row-major [B, T]) → logits [B, T, V]. With a cache, ids are the next T
+  /// positions after cache->length, which advances by T. `block_outputs`, if given, receives the
+  /// hidden state after each block ([B, T, C] each).
+  virtual Tensor<T> forward(const std::vector<std::int32_t>& ids, Index batch, Index length,
+                            KvCache<T>* cache = nullptr, std::vector<Tensor<T>>* block_outputs = nullptr) = 0;
+  /// The longest sequence the model takes (positions 0 … context−1).
+  virtual Index context() const = 0;
+  virtual Index vocab_size() const = 0;
+  /// The number of transformer blocks (the length of forward's block_outputs).
+  virtual Index num_blocks() const = 0;
+  /// The token embedding table [V, C].
+  virtual Tensor<T>& token_embedding() = 0;
+};
+
+}  // namespace everlora
+
+#endif  // EVERLORA_NN_CAUSAL_LM_HPP
