@@ -231,6 +231,72 @@ def tokenizer_seeds():
     return seeds
 
 
+def hf_config_seeds():
+    """The decoder fixtures' config.json files (every family, rope kinds, shards), and edge cases."""
+    seeds = {}
+    for folder in sorted((FIXTURES / "models").iterdir()):
+        if (folder / "config.json").is_file():
+            seeds["fixture_" + folder.name.replace("-", "_")] = (folder / "config.json").read_text()
+    llama = {"model_type": "llama", "vocab_size": 32, "hidden_size": 8, "intermediate_size": 12,
+             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+             "max_position_embeddings": 16}
+    gpt2 = {"model_type": "gpt2", "vocab_size": 32, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 16}
+    seeds["llama_minimal"] = json.dumps(llama)
+    seeds["llama3_rope"] = json.dumps({**llama, "rope_scaling": {
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8}})
+    seeds["llama3_rope_zero_length"] = json.dumps({**llama, "rope_scaling": {
+        "rope_type": "llama3", "factor": 1.0, "low_freq_factor": 0.0, "high_freq_factor": 1e-300,
+        "original_max_position_embeddings": 0}})
+    seeds["gpt2_minimal"] = json.dumps(gpt2)
+    seeds["gpt2_heads_do_not_divide"] = json.dumps({**gpt2, "n_head": 3})
+    seeds["mistral_window"] = json.dumps({**llama, "model_type": "mistral", "sliding_window": 4})
+    seeds["mistral_no_window"] = json.dumps({**llama, "model_type": "mistral", "sliding_window": None})
+    seeds["qwen2_bias"] = json.dumps({**llama, "model_type": "qwen2", "use_sliding_window": False,
+                                      "tie_word_embeddings": True})
+    seeds["moe"] = json.dumps({**llama, "num_local_experts": 8})
+    seeds["huge_vocab"] = json.dumps({**llama, "vocab_size": 1099511627776})
+    seeds["layers_beyond_int"] = json.dumps({**llama, "num_hidden_layers": 4294967297})
+    seeds["odd_head_dim"] = json.dumps({**llama, "head_dim": 3})
+    seeds["float_shape"] = json.dumps({**llama, "hidden_size": 8.0})
+    seeds["negative_eps"] = json.dumps({**llama, "rms_norm_eps": -1e-6})
+    seeds["big_numbers"] = json.dumps({**llama, "rope_theta": 1.7976931348623157e308, "initializer_range": 1e300})
+    seeds["number_overflow"] = json.dumps(llama)[:-1] + ', "rope_theta": 1e400}'
+    seeds["unknown_type"] = json.dumps({**llama, "model_type": "bert"})
+    seeds["not_object"] = "[1, 2, 3]"
+    seeds["deep"] = '{"rope_scaling": ' + "[" * 80 + "]" * 80 + "}"
+    return seeds
+
+
+SHARD = "model-00001-of-00001.safetensors"  # the shard fuzz_shard_index puts beside the index
+
+
+def shard_index_seeds():
+    def index(weight_map, **extra):
+        return json.dumps({"metadata": {"total_size": 16}, "weight_map": weight_map, **extra}, indent=2)
+    names = ["model.norm.weight", "model.embed_tokens.weight", "lm_head.weight"]
+    return {
+        "fixture_llama": (FIXTURES / "models" / "llama" / "model.safetensors.index.json").read_text(),
+        "one_shard": index({n: SHARD for n in names}),
+        "no_metadata": json.dumps({"weight_map": {"model.norm.weight": SHARD}}),
+        "empty_map": index({}),
+        "map_not_object": index([SHARD]),
+        "file_not_string": index({"model.norm.weight": 1}),
+        "missing_shard": index({"model.norm.weight": "model-00002-of-00002.safetensors"}),
+        "traversal": index({"model.norm.weight": "../" + SHARD}),
+        "absolute": index({"model.norm.weight": "/etc/passwd"}),
+        "dot": index({"model.norm.weight": "."}),
+        "dot_dot": index({"model.norm.weight": ".."}),
+        "empty_name": index({"model.norm.weight": ""}),
+        "nul_in_name": index({"model.norm.weight": SHARD + "\u0000../x"}),
+        "the_index_itself": index({"model.norm.weight": "model.safetensors.index.json"}),
+        "long_name": index({"model.norm.weight": "x" * 300 + ".safetensors"}),
+        "empty_tensor_name": index({"": SHARD}),
+        "not_object": "[1, 2, 3]",
+        "deep": '{"weight_map": ' + "{\"a\": " * 80 + "1" + "}" * 80 + "}",
+    }
+
+
 def write(target, seeds):
     folder = HERE / "corpus" / target
     if folder.exists():
@@ -251,3 +317,5 @@ if __name__ == "__main__":
     write("fuzz_run_manifest", manifest_seeds())
     write("fuzz_strategy_state", strategy_state_seeds())
     write("fuzz_tokenizer_json", tokenizer_seeds())
+    write("fuzz_hf_config", hf_config_seeds())
+    write("fuzz_shard_index", shard_index_seeds())

@@ -100,15 +100,17 @@ class Tokenizer {
   }
 
   /// The text of `ids` through the decoder; skip_special_tokens leaves out the special added
-  /// tokens. Throws Error(index) for an id that is no token.
+  /// tokens. An id that is no token (a model's embedding padded past the tokenizer's vocabulary,
+  /// as Qwen's is) is left out, as the Rust tokenizers library leaves it out.
   std::string decode(const std::vector<std::int32_t>& ids, bool skip_special_tokens = false) const {
     const Impl& m = *impl_;
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (std::int32_t id : ids) {
-      const std::string& token = id_to_token(id);
-      if (skip_special_tokens && m.is_special[static_cast<std::size_t>(id)]) continue;
-      tokens.push_back(token);
+      const auto at = static_cast<std::size_t>(id);
+      if (id < 0 || at >= m.id_to_token.size() || !m.has_id[at]) continue;
+      if (skip_special_tokens && m.is_special[at]) continue;
+      tokens.push_back(m.id_to_token[at]);
     }
     return m.decoder.decode(std::move(tokens));
   }

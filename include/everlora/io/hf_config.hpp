@@ -7,6 +7,7 @@
 #ifndef EVERLORA_IO_HF_CONFIG_HPP
 #define EVERLORA_IO_HF_CONFIG_HPP
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -169,6 +170,12 @@ inline DecoderConfig decoder_config_from_json(std::string_view text, const std::
     c.o_bias = c.family == DecoderFamily::qwen2 ? false : attention_bias;
     c.mlp_bias = r.boolean("mlp_bias", false);
     c.qk_norm = c.family == DecoderFamily::qwen3;
+  }
+  // DecoderLM<float> takes the epsilon in float: one that float rounds to 0 (or to infinity) would
+  // pass validate() and make every forward pass throw.
+  if (!(c.norm_eps >= std::numeric_limits<float>::min() && c.norm_eps <= std::numeric_limits<float>::max())) {
+    const char* key = c.gpt2() ? "layer_norm_epsilon" : "rms_norm_eps";
+    r.fail(key, "= " + r.at(key).dump() + ": must be a positive number float can hold (1.18e-38 to 3.4e38)");
   }
   c.torch_dtype = r.string("torch_dtype", "float32");
   c.source_json = std::string(text);

@@ -63,8 +63,11 @@ inline std::map<std::string, std::set<std::string>> read_shard_index(const std::
     if (!file.is_string())
       throw Error(ErrorKind::format, path + ": 'weight_map' entry '" + tensor + "' must name a file, not " + file.dump());
     const std::string shard = file.get<std::string>();
-    if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
-      throw Error(ErrorKind::format, path + ": 'weight_map' entry '" + tensor + "' names '" + shard + "', not a file beside the index");
+    // A NUL byte would end the path early for the system, naming another file than the index does.
+    if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\0') != std::string::npos || shard == "." ||
+        shard == "..")
+      throw Error(ErrorKind::format, path + ": 'weight_map' entry '" + tensor + "' names " + file.dump() +
+                                         ", not a file beside the index");
     if (!file_exists(dir + "/" + shard))
       throw Error(ErrorKind::io, path + ": 'weight_map' entry '" + tensor + "' names the shard '" + shard + "', which is not in " + dir);
     shards[shard].insert(tensor);
