@@ -12,7 +12,8 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 build_dir="${FUZZ_BUILD_DIR:-$repo_root/build-fuzz}"
 crash_dir="$build_dir/crashes"
-targets=(fuzz_safetensors fuzz_peft_config fuzz_jsonl fuzz_run_manifest fuzz_strategy_state fuzz_tokenizer_json)
+targets=(fuzz_safetensors fuzz_peft_config fuzz_jsonl fuzz_run_manifest fuzz_strategy_state fuzz_tokenizer_json
+         fuzz_hf_config fuzz_shard_index)
 
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]  (a positive whole number, default 60)" >&2

@@ -290,6 +290,16 @@ TEST_CASE("decoder family: the loader names the file and tensor of every damaged
   }
 }
 
+TEST_CASE("read_shard_index refuses a shard name holding a NUL byte", "[io][hf_model][errors]") {
+  // Found by fuzz_shard_index: the system reads the path up to the NUL, so the index would name a
+  // file that is not there while the real shard was opened.
+  TempDir dir;
+  copy_fixture("llama", dir);
+  everlora_test::write_plain(dir.file("model.safetensors.index.json"),
+                             R"({"weight_map": {"model.norm.weight": "model-00001-of-00002.safetensors\u0000x"}})");
+  require_error([&] { detail::read_shard_index(dir.path()); }, ErrorKind::format, {"not a file beside the index"});
+}
+
 TEST_CASE("config.json: what DecoderLM does not implement is refused, naming the key and the value", "[io][hf_model][errors]") {
   auto config_with = [](const std::string& family, const nlohmann::json& patch) {
     auto j = nlohmann::json::parse(read_file(model_dir(family) + "/config.json"));
@@ -314,5 +324,9 @@ TEST_CASE("config.json: what DecoderLM does not implement is refused, naming the
   refuse(config_with("llama", {{"num_key_value_heads", 3}}), {"num_key_value_heads = 3", "num_attention_heads = 4"});
   refuse(config_with("llama", {{"hidden_size", "32"}}), {"hidden_size", "whole number"});
   refuse(config_with("qwen2", {{"vocab_size", nullptr}}), {"vocab_size", "missing"});
+  refuse(config_with("llama", {{"num_hidden_layers", 4294967297}}), {"num_hidden_layers", "4294967297", "65536"});
+  // Found by fuzz_hf_config: an epsilon that float rounds to 0 (or to infinity).
+  refuse(config_with("llama", {{"rms_norm_eps", 1e-50}}), {"'rms_norm_eps'"});
+  refuse(config_with("gpt2", {{"layer_norm_epsilon", 1e300}}), {"'layer_norm_epsilon'"});
   require_error([] { decoder_config_from_json("{\"model_type\": ", "y/config.json"); }, ErrorKind::format, {"y/config.json", "JSON"});
 }

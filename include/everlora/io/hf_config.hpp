@@ -38,6 +38,9 @@ class ConfigReader {
     return integer_value(key, root_.at(key));
   }
   Index integer(const std::string& key, Index fallback) const { return has(key) ? integer_value(key, root_.at(key)) : fallback; }
+  /// A count of layers or heads: a whole number up to 65,536 (they are held in an int).
+  int count(const std::string& key) const { return count_value(key, integer(key)); }
+  int count(const std::string& key, int fallback) const { return has(key) ? count_value(key, integer(key)) : fallback; }
   double number(const std::string& key, double fallback) const { return has(key) ? number_value(key, root_.at(key)) : fallback; }
   bool boolean(const std::string& key, bool fallback) const {
     if (!has(key)) return fallback;
@@ -53,6 +56,10 @@ class ConfigReader {
     if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > (std::int64_t{1} << 40))
       fail(key, "must be a non-negative whole number, not " + v.dump());
     return v.get<Index>();
+  }
+  int count_value(const std::string& key, Index v) const {
+    if (v > 65536) fail(key, "= " + std::to_string(v) + " is more than the 65536 everlora supports");
+    return static_cast<int>(v);
   }
   double number_value(const std::string& key, const nlohmann::json& v) const {
     if (!v.is_number()) fail(key, "must be a number, not " + v.dump());
@@ -137,8 +144,8 @@ inline DecoderConfig decoder_config_from_json(std::string_view text, const std::
   c.initializer_range = r.number("initializer_range", 0.02);
   if (c.gpt2()) {
     c.hidden_size = r.integer("n_embd");
-    c.num_hidden_layers = static_cast<int>(r.integer("n_layer"));
-    c.num_attention_heads = c.num_key_value_heads = static_cast<int>(r.integer("n_head"));
+    c.num_hidden_layers = r.count("n_layer");
+    c.num_attention_heads = c.num_key_value_heads = r.count("n_head");
     c.intermediate_size = r.integer("n_inner", 4 * c.hidden_size);
     c.max_position_embeddings = r.integer("n_positions");
     c.norm_eps = r.number("layer_norm_epsilon", 1e-5);
@@ -155,9 +162,9 @@ inline DecoderConfig decoder_config_from_json(std::string_view text, const std::
   } else {
     c.hidden_size = r.integer("hidden_size");
     c.intermediate_size = r.integer("intermediate_size");
-    c.num_hidden_layers = static_cast<int>(r.integer("num_hidden_layers"));
-    c.num_attention_heads = static_cast<int>(r.integer("num_attention_heads"));
-    c.num_key_value_heads = static_cast<int>(r.integer("num_key_value_heads", c.num_attention_heads));
+    c.num_hidden_layers = r.count("num_hidden_layers");
+    c.num_attention_heads = r.count("num_attention_heads");
+    c.num_key_value_heads = r.count("num_key_value_heads", c.num_attention_heads);
     const Index default_head = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
     c.head_dim = r.integer("head_dim", default_head);  // Qwen3 and Mistral-Nemo set their own
     c.max_position_embeddings = r.integer("max_position_embeddings", c.family == DecoderFamily::llama ? 2048 : 32768);

@@ -139,7 +139,7 @@ std::shared_ptr<DecoderLM<T>> load_hf_model(const std::string& dir) {
   const bool sharded = detail::file_exists(dir + "/model.safetensors.index.json");
   if (!sharded && !detail::file_exists(dir + "/model.safetensors"))
     throw Error(ErrorKind::io, "load_hf_model('" + dir + "'): neither model.safetensors nor model.safetensors.index.json is there");
-  auto model = std::make_shared<DecoderLM<T>>(config);
+  auto model = std::make_shared<DecoderLM<T>>(config, /*initialise=*/false);
   std::map<std::string, Tensor<T>> params;
   for (auto& [name, p] : model->named_parameters()) params.emplace(name, p);
   std::set<std::string> loaded;

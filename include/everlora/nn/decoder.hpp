@@ -25,13 +25,13 @@ namespace everlora {
 template <class T>
 class DecoderBody : public Module<T> {
  public:
-  DecoderBody(const DecoderConfig& c, Rng& rng) {
+  explicit DecoderBody(const DecoderConfig& c) {
     const bool gpt2 = c.gpt2();
-    this->register_module(gpt2 ? "wte" : "embed_tokens", embed_, std::make_shared<Embedding<T>>(c.vocab_size, c.hidden_size, rng));
+    this->register_module(gpt2 ? "wte" : "embed_tokens", embed_, std::make_shared<Embedding<T>>(Tensor<T>::zeros({c.vocab_size, c.hidden_size}).requires_grad_()));
     if (gpt2)
-      this->register_module("wpe", positions_, std::make_shared<Embedding<T>>(c.max_position_embeddings, c.hidden_size, rng));
+      this->register_module("wpe", positions_, std::make_shared<Embedding<T>>(Tensor<T>::zeros({c.max_position_embeddings, c.hidden_size}).requires_grad_()));
     this->register_module(gpt2 ? "h" : "layers", layers_, std::make_shared<ModuleList<T, DecoderBlock<T>>>());
-    for (int i = 0; i < c.num_hidden_layers; ++i) layers_->push_back(std::make_shared<DecoderBlock<T>>(c, rng));
+    for (int i = 0; i < c.num_hidden_layers; ++i) layers_->push_back(std::make_shared<DecoderBlock<T>>(c));
     if (gpt2)
       this->register_module("ln_f", layer_norm_, std::make_shared<LayerNorm<T>>(c.hidden_size, static_cast<T>(c.norm_eps)));
     else
@@ -54,14 +54,15 @@ class DecoderBody : public Module<T> {
 template <class T>
 class DecoderLM : public CausalLM<T> {
  public:
-  explicit DecoderLM(const DecoderConfig& config) : config_(config) {
+  /// A model of `config`'s shape, initialised from config.seed; with `initialise` false its
+  /// weights stay zero (norms one) for a checkpoint to fill (load_hf_model).
+  explicit DecoderLM(const DecoderConfig& config, bool initialise = true) : config_(config) {
     config.validate();
-    Rng rng(config.seed);
-    this->register_module(config.gpt2() ? "transformer" : "model", body_, std::make_shared<DecoderBody<T>>(config, rng));
+    this->register_module(config.gpt2() ? "transformer" : "model", body_, std::make_shared<DecoderBody<T>>(config));
     if (!config.tie_word_embeddings)
-      this->register_module("lm_head", lm_head_, std::make_shared<Linear<T>>(config.hidden_size, config.vocab_size, false, rng));
+      this->register_module("lm_head", lm_head_, detail::zero_linear<T>(config.hidden_size, config.vocab_size, false));
     inverse_frequencies_ = rope_inverse_frequencies(config.head_dim, config.rope_theta, config.rope_scaling);
-    initialise(rng);
+    if (initialise) initialise_weights();
   }
   const char* type_name() const override { return "DecoderLM"; }
   const DecoderConfig& config() const { return config_; }
@@ -103,7 +104,8 @@ class DecoderLM : public CausalLM<T> {
   DecoderBody<T>& body() { return *body_; }
 
  private:
-  void initialise(Rng& rng) {
+  void initialise_weights() {
+    Rng rng(config_.seed);
     const double std_dev = config_.initializer_range;
     for (auto& [path, module] : this->named_modules()) {
       if (auto* linear = dynamic_cast<Linear<T>*>(module)) {

@@ -26,23 +26,33 @@ namespace everlora {
 template <class T>
 using RopeTables = std::pair<Tensor<T>, Tensor<T>>;
 
+namespace detail {
+/// A trainable Linear of zeros: the decoder's layers are filled afterwards, by DecoderLM's
+/// initialisation or by a checkpoint, so drawing values here would be wasted work.
+template <class T>
+std::shared_ptr<Linear<T>> zero_linear(Index in, Index out, bool bias) {
+  return std::make_shared<Linear<T>>(Tensor<T>::zeros({out, in}).requires_grad_(),
+                                     bias ? Tensor<T>::zeros({out}).requires_grad_() : Tensor<T>());
+}
+}  // namespace detail
+
 /// Self-attention: separate q/k/v/o projections with rotary positions (Llama family), or GPT-2's
 /// fused c_attn and c_proj with no rotation.
 template <class T>
 class DecoderAttention : public Module<T> {
  public:
-  DecoderAttention(const DecoderConfig& c, Rng& rng)
+  explicit DecoderAttention(const DecoderConfig& c)
       : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
     const Index C = c.hidden_size, q_width = heads_ * head_dim_, kv_width = kv_heads_ * head_dim_;
     if (c.gpt2()) {
-      this->register_module("c_attn", c_attn_, std::make_shared<Linear<T>>(C, 3 * C, true, rng));
-      this->register_module("c_proj", o_proj_, std::make_shared<Linear<T>>(C, C, true, rng));
+      this->register_module("c_attn", c_attn_, detail::zero_linear<T>(C, 3 * C, true));
+      this->register_module("c_proj", o_proj_, detail::zero_linear<T>(C, C, true));
       return;
     }
-    this->register_module("q_proj", q_proj_, std::make_shared<Linear<T>>(C, q_width, c.qkv_bias, rng));
-    this->register_module("k_proj", k_proj_, std::make_shared<Linear<T>>(C, kv_width, c.qkv_bias, rng));
-    this->register_module("v_proj", v_proj_, std::make_shared<Linear<T>>(C, kv_width, c.qkv_bias, rng));
-    this->register_module("o_proj", o_proj_, std::make_shared<Linear<T>>(q_width, C, c.o_bias, rng));
+    this->register_module("q_proj", q_proj_, detail::zero_linear<T>(C, q_width, c.qkv_bias));
+    this->register_module("k_proj", k_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias));
+    this->register_module("v_proj", v_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias));
+    this->register_module("o_proj", o_proj_, detail::zero_linear<T>(q_width, C, c.o_bias));
     if (c.qk_norm) {
       this->register_module("q_norm", q_norm_, std::make_shared<RMSNorm<T>>(head_dim_, static_cast<T>(c.norm_eps)));
       this->register_module("k_norm", k_norm_, std::make_shared<RMSNorm<T>>(head_dim_, static_cast<T>(c.norm_eps)));
@@ -93,16 +103,16 @@ class DecoderAttention : public Module<T> {
 template <class T>
 class DecoderMLP : public Module<T> {
  public:
-  DecoderMLP(const DecoderConfig& c, Rng& rng) {
+  explicit DecoderMLP(const DecoderConfig& c) {
     const Index C = c.hidden_size, F = c.intermediate_size;
     if (c.gpt2()) {
-      this->register_module("c_fc", up_, std::make_shared<Linear<T>>(C, F, true, rng));
-      this->register_module("c_proj", down_, std::make_shared<Linear<T>>(F, C, true, rng));
+      this->register_module("c_fc", up_, detail::zero_linear<T>(C, F, true));
+      this->register_module("c_proj", down_, detail::zero_linear<T>(F, C, true));
       return;
     }
-    this->register_module("gate_proj", gate_, std::make_shared<Linear<T>>(C, F, c.mlp_bias, rng));
-    this->register_module("up_proj", up_, std::make_shared<Linear<T>>(C, F, c.mlp_bias, rng));
-    this->register_module("down_proj", down_, std::make_shared<Linear<T>>(F, C, c.mlp_bias, rng));
+    this->register_module("gate_proj", gate_, detail::zero_linear<T>(C, F, c.mlp_bias));
+    this->register_module("up_proj", up_, detail::zero_linear<T>(C, F, c.mlp_bias));
+    this->register_module("down_proj", down_, detail::zero_linear<T>(F, C, c.mlp_bias));
   }
   const char* type_name() const override { return "DecoderMLP"; }
   Tensor<T> forward(const Tensor<T>& x) {
@@ -118,19 +128,19 @@ class DecoderMLP : public Module<T> {
 template <class T>
 class DecoderBlock : public Module<T> {
  public:
-  DecoderBlock(const DecoderConfig& c, Rng& rng) {
+  explicit DecoderBlock(const DecoderConfig& c) {
     const bool gpt2 = c.gpt2();
     const T eps = static_cast<T>(c.norm_eps);
     if (gpt2)
       this->register_module("ln_1", layer_norm_in_, std::make_shared<LayerNorm<T>>(c.hidden_size, eps));
     else
       this->register_module("input_layernorm", rms_norm_in_, std::make_shared<RMSNorm<T>>(c.hidden_size, eps));
-    this->register_module(gpt2 ? "attn" : "self_attn", attn_, std::make_shared<DecoderAttention<T>>(c, rng));
+    this->register_module(gpt2 ? "attn" : "self_attn", attn_, std::make_shared<DecoderAttention<T>>(c));
     if (gpt2)
       this->register_module("ln_2", layer_norm_mid_, std::make_shared<LayerNorm<T>>(c.hidden_size, eps));
     else
       this->register_module("post_attention_layernorm", rms_norm_mid_, std::make_shared<RMSNorm<T>>(c.hidden_size, eps));
-    this->register_module("mlp", mlp_, std::make_shared<DecoderMLP<T>>(c, rng));
+    this->register_module("mlp", mlp_, std::make_shared<DecoderMLP<T>>(c));
   }
   const char* type_name() const override { return "DecoderBlock"; }
 

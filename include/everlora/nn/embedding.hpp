@@ -20,6 +20,14 @@ class Embedding : public Module<T> {
                                          " x " + std::to_string(dim));
     this->register_parameter("weight", weight_, Tensor<T>::normal({num, dim}, rng, T(0), T(1)));
   }
+  /// Adopts an existing table [num, dim] (sharing storage, keeping its requires_grad).
+  explicit Embedding(Tensor<T> weight) {
+    if (weight.rank() != 2 || weight.dim(0) < 1 || weight.dim(1) < 1)
+      throw Error(ErrorKind::shape, "Embedding: table " + weight.shape().str() + " must be [num >= 1, dim >= 1]");
+    const bool grad = weight.requires_grad();
+    this->register_parameter("weight", weight_, std::move(weight));
+    weight_.requires_grad_(grad);
+  }
   const char* type_name() const override { return "Embedding"; }
 
   /// ids laid out as `ids_shape` → [ids_shape.., dim].
