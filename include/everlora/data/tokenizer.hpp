@@ -59,7 +59,7 @@ class Tokenizer {
   }
 
   /// The ids of `text` (valid UTF-8, else Error(value)); with add_special_tokens, the
-  /// post-processor's special tokens too (e.g. Llama 2's <s> in front).
+  /// post-processor's special tokens too (e.g. Llama 2's `<s>` in front).
   std::vector<std::int32_t> encode(std::string_view text, bool add_special_tokens = true) const {
     const Impl& m = *impl_;
     if (const std::size_t bad = detail::tok::invalid_utf8_at(text); bad != std::string_view::npos)

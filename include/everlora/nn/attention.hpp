@@ -5,6 +5,7 @@
 #define EVERLORA_NN_ATTENTION_HPP
 
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "everlora/core/ops/attention.hpp"
@@ -32,14 +33,7 @@ class CausalSelfAttention : public Module<T> {
   /// values are appended to layer `layer` of the cache (the caller advances cache.length).
   Tensor<T> forward(const Tensor<T>& x, KvCache<T>* cache = nullptr, std::size_t layer = 0) {
     Tensor<T> q = q_->forward(x), k = k_->forward(x), v = v_->forward(x);
-    if (cache) {
-      Tensor<T>& ck = cache->keys.at(layer);
-      Tensor<T>& cv = cache->values.at(layer);
-      ck = ck.defined() ? concat<T>({ck, k}, 1) : k;
-      cv = cv.defined() ? concat<T>({cv, v}, 1) : v;
-      k = ck;
-      v = cv;
-    }
+    if (cache) std::tie(k, v) = cache->append(layer, k, v);
     return o_->forward(causal_attention(q, k, v, n_heads_));
   }
 

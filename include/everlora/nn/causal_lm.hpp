@@ -6,8 +6,10 @@
 #define EVERLORA_NN_CAUSAL_LM_HPP
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "everlora/core/ops/shape_ops.hpp"
 #include "everlora/nn/module.hpp"
 
 namespace everlora {
@@ -19,6 +21,16 @@ struct KvCache {
   Index length = 0;  // positions already in the cache
 
   explicit KvCache(std::size_t layers = 0) : keys(layers), values(layers) {}
+
+  /// Appends the new positions' keys and values ([B, T, width] each) to layer `layer` and returns
+  /// the layer's whole keys and values (the caller advances `length` once every layer has run).
+  std::pair<Tensor<T>, Tensor<T>> append(std::size_t layer, const Tensor<T>& k, const Tensor<T>& v) {
+    Tensor<T>& ck = keys.at(layer);
+    Tensor<T>& cv = values.at(layer);
+    ck = ck.defined() ? concat<T>({ck, k}, 1) : k;
+    cv = cv.defined() ? concat<T>({cv, v}, 1) : v;
+    return {ck, cv};
+  }
   void clear() {
     for (auto& k : keys) k = Tensor<T>();
     for (auto& v : values) v = Tensor<T>();

@@ -8,6 +8,7 @@
 #define EVERLORA_NN_DECODER_BLOCK_HPP
 
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "everlora/core/ops/activations.hpp"
@@ -81,14 +82,7 @@ class DecoderAttention : public Module<T> {
       q = rope(q, heads_, rope_tables.first, rope_tables.second);
       k = rope(k, kv_heads_, rope_tables.first, rope_tables.second);
     }
-    if (cache) {
-      Tensor<T>& ck = cache->keys.at(layer);
-      Tensor<T>& cv = cache->values.at(layer);
-      ck = ck.defined() ? concat<T>({ck, k}, 1) : k;
-      cv = cv.defined() ? concat<T>({cv, v}, 1) : v;
-      k = ck;
-      v = cv;
-    }
+    if (cache) std::tie(k, v) = cache->append(layer, k, v);
     return o_proj_->forward(causal_attention(q, k, v, heads_, kv_heads_));
   }
 

@@ -88,7 +88,7 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-/// Unicode's White_Space property (Rust's char::is_whitespace and regex \s).
+/// Unicode's White_Space property (Rust's char::is_whitespace and the regex class `\s`).
 inline bool is_white_space(std::uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
@@ -101,7 +101,7 @@ inline bool is_numeric(std::uint32_t cp) {
   return cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
 }
 
-/// Regex \w in Unicode mode: letters, marks, decimal digits, connector punctuation (and Join_Control).
+/// The regex class `\w` in Unicode mode: letters, marks, decimal digits, connector punctuation (and Join_Control).
 inline bool is_word_char(std::uint32_t cp) {
   if (cp == 0x200C || cp == 0x200D) return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
