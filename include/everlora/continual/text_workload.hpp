@@ -4,7 +4,8 @@
 // tokens only (data/prompt.hpp). Scoring (percent):
 //   exact-match tasks  greedy decoding from the prompt until end-of-sequence, compared with the
 //                      gold output after trimming and lower-casing (BENCHMARKS.md);
-//   next_byte tasks    teacher-forced accuracy of the argmax next byte over every position.
+//   next_byte tasks    teacher-forced accuracy of the argmax next token (a byte, with the byte
+//                      codec) over every position.
 // Every example is encoded once, at construction.
 #ifndef EVERLORA_CONTINUAL_TEXT_WORKLOAD_HPP
 #define EVERLORA_CONTINUAL_TEXT_WORKLOAD_HPP
