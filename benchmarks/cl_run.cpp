@@ -127,7 +127,7 @@ Defaults defaults_for(bool image, const Settings& s) {
   if (s.demo && image) d.steps = 100;
   if (s.demo && !image) d.steps = 40, d.lr = 1e-2;  // a fifth of the budget, at twice the rate
   if (s.quick) d.steps = 3;
-  if (bench::is_model_folder(s.base)) d.targets = bench::all_linear_targets(load_model_config(s.base));
+  if (bench::is_model_folder(s.base)) d.targets = load_model_config(s.base).projection_names();
   if (!s.targets.empty()) d.targets = bench::split_list(s.targets);
   if (s.steps > 0) d.steps = s.steps;
   if (s.lr > 0) d.lr = s.lr;

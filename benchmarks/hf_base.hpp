@@ -21,12 +21,6 @@ inline bool is_model_folder(const std::string& path) {
   return !path.empty() && std::filesystem::is_regular_file(std::filesystem::path(path) / "config.json");
 }
 
-/// PEFT's "all-linear" for the family: every projection of attention and MLP.
-inline std::vector<std::string> all_linear_targets(const everlora::DecoderConfig& c) {
-  if (c.gpt2()) return {"c_attn", "c_proj", "c_fc"};
-  return {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-}
-
 /// Prints the model's size and weight memory, then times one training step of `workload` (on a
 /// LoRA of `lora` attached to a throwaway copy) and multiplies it out to the whole run.
 inline void print_run_estimate(const std::string& dir, everlora::TextWorkload<float>& workload, const everlora::LoraConfig& lora,

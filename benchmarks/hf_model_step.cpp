@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     LoraConfig lora;
     lora.r = rank;
     lora.alpha = 2.0 * static_cast<double>(rank);
-    lora.target_modules = bench::all_linear_targets(config);
+    lora.target_modules = config.projection_names();
     attach(*model, lora);
     AdamW<float> optimizer(model->named_parameters());
     Rng rng(1);

@@ -80,9 +80,7 @@ int main(int argc, char** argv) {
         everlora::StrategyOptions options;
         options.lora.r = 8;
         options.lora.alpha = 16;
-        const bool gpt2 = dynamic_cast<everlora::DecoderLM<float>&>(workload->model()).config().gpt2();
-        options.lora.target_modules = gpt2 ? std::vector<std::string>{"c_attn", "c_proj", "c_fc"}  // every projection
-                                           : std::vector<std::string>{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+        options.lora.target_modules = dynamic_cast<everlora::DecoderLM<float>&>(workload->model()).config().projection_names();
         auto strategy = everlora::make_strategy<float>(method, options);
         everlora::TrainerOptions trainer;
         trainer.steps_per_task = steps;

@@ -91,11 +91,10 @@ int main(int argc, char** argv) {
     auto model = load_hf_model<float>(model_dir);
     const Tokenizer tokenizer = Tokenizer::from_folder(tokenizer_dir.empty() ? model_dir : tokenizer_dir);
 
-    LoraConfig lora;  // PEFT's "all-linear" for the Llama family
+    LoraConfig lora;
     lora.r = 8;
     lora.alpha = 16;
-    lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-    if (model->config().gpt2()) lora.target_modules = {"c_attn", "c_proj", "c_fc"};
+    lora.target_modules = model->config().projection_names();  // PEFT's "all-linear": q_proj … down_proj
     attach(*model, lora);  // freezes the base; only the LoRA experts train
     AdamWOptions adamw;
     adamw.lr = 1e-3;

@@ -54,6 +54,12 @@ struct DecoderConfig {
 
   bool gpt2() const { return family == DecoderFamily::gpt2; }
 
+  /// The names of every projection of attention and MLP (PEFT's "all-linear" LoRA targets).
+  std::vector<std::string> projection_names() const {
+    if (gpt2()) return {"c_attn", "c_proj", "c_fc"};
+    return {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  }
+
   /// Throws Error(config) naming the first field that is out of range or inconsistent.
   void validate() const {
     auto need = [](bool ok, const std::string& what) {
