@@ -145,7 +145,14 @@ class AdaptedLinear : public Linear<T> {
     for (std::size_t e = 0; e < experts; ++e) expert_rows_[e] += rows_of(e);
   }
   void count_all_rows(Index rows) { add_expert_rows(bank_->size(), [rows](std::size_t) { return rows; }); }
-  void fold(int sign, const std::string* only) { this->weight().vec() += static_cast<T>(sign) * scaled_updates(only).vec(); }
+  /// W0 ±= the scaled updates; a W0 held in bf16 is updated in float and rounded back.
+  void fold(int sign, const std::string* only) {
+    Tensor<T>& weight = this->weight();
+    const bool bf16 = weight.held_in_bf16();
+    const Tensor<T> update = scaled_updates(only);
+    weight.hold_in_f32().vec() += static_cast<T>(sign) * update.vec();
+    if (bf16) weight.hold_in_bf16();
+  }
 
   /// The gated path: each expert's output e_e = s_e·x̃·gate(ΔW_e)ᵀ from its dense update, then
   /// y = base + Σ_e c_e ⊙ e_e with the combiner's weights (which may look at the e_e).

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "everlora/core/detail/gemm.hpp"
+#include "everlora/core/detail/gemm_bf16.hpp"
 #include "everlora/core/detail/loops.hpp"
 #include "everlora/core/tensor.hpp"
 
@@ -25,14 +26,15 @@ namespace everlora {
 
 namespace detail {
 
-/// y = x·W0ᵀ + b [N.., out]: the frozen part of an adapted layer (bias may be undefined).
+/// y = x·W0ᵀ + b [N.., out]: the frozen part of an adapted layer (bias may be undefined; W0 may
+/// be held in bf16).
 template <class T>
 Tensor<T> base_linear_output(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias) {
   const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
   Shape out_shape = x.shape();
   out_shape[-1] = out;
   Tensor<T> y = Tensor<T>::empty(out_shape);
-  gemm(false, true, n, out, in, T(1), x.data(), in, weight.data(), in, T(0), y.data(), out);
+  gemm_tensor_b(false, true, n, out, in, T(1), x.data(), in, weight, 0, in, T(0), y.data(), out);
   if (bias.defined()) add_to_rows(y.data(), n, out, bias.data());
   return y;
 }
@@ -42,7 +44,7 @@ Tensor<T> base_linear_output(const Tensor<T>& x, const Tensor<T>& weight, const 
 template <class T>
 void base_linear_backward(const T* dy, const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias) {
   const Index in = x.shape().last(), n = x.shape().rows(), out = weight.dim(0);
-  if (T* gx = grad_ptr(x)) gemm(false, false, n, in, out, T(1), dy, out, weight.data(), in, T(1), gx, in);
+  if (T* gx = grad_ptr(x)) gemm_tensor_b(false, false, n, in, out, T(1), dy, out, weight, 0, in, T(1), gx, in);
   if (T* gw = grad_ptr(weight)) gemm(true, false, out, in, n, T(1), dy, out, x.data(), in, T(1), gw, in);
   if (bias.defined())
     if (T* gb = grad_ptr(bias)) add_column_sums(dy, n, out, gb);

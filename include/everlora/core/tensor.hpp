@@ -15,9 +15,11 @@
 #include <memory>
 #include <ostream>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "everlora/config.hpp"
+#include "everlora/core/detail/bf16.hpp"
 #include "everlora/core/detail/buffer.hpp"
 #include "everlora/core/detail/gemm.hpp"
 #include "everlora/core/error.hpp"
@@ -46,7 +48,8 @@ struct Node {
 template <class T>
 struct TensorImpl {
   Shape shape;
-  std::shared_ptr<Buffer<T>> data;   // may be shared with reshape()d views
+  std::shared_ptr<Buffer<T>> data;   // may be shared with reshape()d views; null when held in bf16
+  std::shared_ptr<Bf16Buffer> bf16;  // the values of a float tensor held in bf16, else null
   std::shared_ptr<Buffer<T>> grad;   // allocated on first accumulation, only if requires_grad
   std::shared_ptr<Node<T>> grad_fn;  // null for leaves
   bool requires_grad = false;
@@ -76,6 +79,16 @@ class Tensor {
     t.impl_ = std::make_shared<detail::TensorImpl<T>>();
     t.impl_->shape = shape;
     t.impl_->data = std::make_shared<detail::Buffer<T>>(shape.numel());
+    return t;
+  }
+  /// Zeros held in bf16 (see hold_in_bf16): a frozen float weight for a checkpoint to fill.
+  static Tensor zeros_bf16(const Shape& shape) {
+    static_assert(std::is_same_v<T, float>, "Tensor::zeros_bf16: bf16 storage is for float tensors");
+    Tensor t;
+    t.impl_ = std::make_shared<detail::TensorImpl<T>>();
+    t.impl_->shape = shape;
+    t.impl_->bf16 = std::make_shared<detail::Bf16Buffer>(shape.numel());
+    std::fill_n(t.impl_->bf16->data(), shape.numel(), std::uint16_t(0));
     return t;
   }
   static Tensor full(const Shape& shape, T value) {
@@ -115,8 +128,8 @@ class Tensor {
   Index dim(int axis) const { return shape()[axis]; }
   Index numel() const { return shape().numel(); }
 
-  T* data() { return impl()->data->data(); }
-  const T* data() const { return impl()->data->data(); }
+  T* data() { return values().data(); }
+  const T* data() const { return values().data(); }
   T& operator[](Index i) { return data()[i]; }
   const T& operator[](Index i) const { return data()[i]; }
   /// All values as a flat Eigen vector view.
@@ -143,6 +156,9 @@ class Tensor {
     if (!is_leaf())
       throw Error(ErrorKind::autograd, std::string("requires_grad_: the tensor is the output of '") +
                                            op() + "'; only leaves can be marked (use detach())");
+    if (on && held_in_bf16())
+      throw Error(ErrorKind::autograd, "requires_grad_: the tensor " + shape().str() +
+                                           " is held in bf16, which is for frozen weights (hold_in_f32() first)");
     impl()->requires_grad = on;
     if (!on) impl()->grad.reset();
     return *this;
@@ -179,19 +195,59 @@ class Tensor {
   void backward(const Tensor& seed, bool retain_graph = false) const;
 
   /// The same values, outside the graph (shares storage).
-  Tensor detach() const {
-    Tensor t;
-    t.impl_ = std::make_shared<detail::TensorImpl<T>>();
-    t.impl_->shape = shape();
-    t.impl_->data = impl()->data;
-    return t;
-  }
-  /// A deep copy of the values, outside the graph.
+  Tensor detach() const { return view_as(shape()); }
+  /// A deep copy of the values, outside the graph (held in bf16 if this one is).
   Tensor clone() const {
+    if (held_in_bf16()) {
+      Tensor t = view_as(shape());
+      t.impl_->bf16 = std::make_shared<detail::Bf16Buffer>(numel());
+      std::copy_n(bf16_data(), numel(), t.impl_->bf16->data());
+      return t;
+    }
     Tensor t = empty(shape());
     t.vec() = vec();
     return t;
   }
+
+  // ---- bf16 storage (a frozen float base) -----------------------------------------------------
+  /// True when the values are held as bfloat16 (hold_in_bf16): data(), vec() and the element
+  /// accessors then throw, and products read the values through bf16_data().
+  bool held_in_bf16() const { return impl()->bf16 != nullptr; }
+  /// The bfloat16 values of a tensor held in bf16; Error(value) otherwise.
+  const std::uint16_t* bf16_data() const {
+    if (!held_in_bf16()) throw Error(ErrorKind::value, "Tensor::bf16_data: the tensor " + shape().str() + " is held in f32");
+    return impl()->bf16->data();
+  }
+  std::uint16_t* bf16_data() { return const_cast<std::uint16_t*>(std::as_const(*this).bf16_data()); }
+  /// Rounds the values to bfloat16 (nearest-even) and keeps only those, in place for every handle
+  /// of this tensor: half the memory. For frozen float weights: the tensor must be a leaf that
+  /// does not require grad. Views made before keep the float values they share.
+  Tensor& hold_in_bf16() {
+    if constexpr (!std::is_same_v<T, float>) {
+      throw Error(ErrorKind::config, "Tensor::hold_in_bf16: bf16 storage is for float tensors, not double");
+    } else {
+      if (held_in_bf16()) return *this;
+      if (requires_grad() || !is_leaf())
+        throw Error(ErrorKind::autograd, "Tensor::hold_in_bf16: the tensor " + shape().str() +
+                                             " must be a frozen leaf (requires_grad off), as a base weight is");
+      auto packed = std::make_shared<detail::Bf16Buffer>(numel());
+      detail::encode_bf16(data(), numel(), packed->data());
+      impl()->bf16 = std::move(packed);
+      impl()->data.reset();
+    }
+    return *this;
+  }
+  /// Back to float storage (exact: every bfloat16 is a float), in place for every handle.
+  Tensor& hold_in_f32() {
+    if (!held_in_bf16()) return *this;
+    auto values = std::make_shared<detail::Buffer<T>>(numel());
+    if constexpr (std::is_same_v<T, float>) detail::decode_bf16(bf16_data(), numel(), values->data());
+    impl()->data = std::move(values);
+    impl()->bf16.reset();
+    return *this;
+  }
+  /// The values as float storage: this tensor itself, or a decoded copy when held in bf16.
+  Tensor as_f32() const { return held_in_bf16() ? clone().hold_in_f32() : *this; }
 
   /// The shared state, for ops and the autograd engine.
   detail::TensorImpl<T>* impl() const {
@@ -205,10 +261,21 @@ class Tensor {
     t.impl_ = std::make_shared<detail::TensorImpl<T>>();
     t.impl_->shape = shape;
     t.impl_->data = impl()->data;
+    t.impl_->bf16 = impl()->bf16;
     return t;
   }
 
  private:
+  /// The float storage; Error(value) naming the shape when the tensor is held in bf16.
+  detail::Buffer<T>& values() const {
+    detail::TensorImpl<T>* i = impl();
+    if (!i->data)
+      throw Error(ErrorKind::value, "Tensor " + i->shape.str() +
+                                        " is held in bf16 (a frozen base weight): its float values are not stored; "
+                                        "read them with as_f32(), or hold_in_f32() first");
+    return *i->data;
+  }
+
   std::shared_ptr<detail::TensorImpl<T>> impl_;
 };
 
@@ -218,9 +285,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor<T>& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
   os << "Tensor" << t.shape().str() << "(";
   const Index shown = std::min<Index>(t.numel(), 8);
-  for (Index i = 0; i < shown; ++i) os << (i ? ", " : "") << t[i];
+  for (Index i = 0; i < shown; ++i)
+    os << (i ? ", " : "") << (t.held_in_bf16() ? detail::bfloat16_to_float(t.bf16_data()[i]) : t[i]);
   if (t.numel() > shown) os << ", ...";
-  return os << ")";
+  return os << (t.held_in_bf16() ? ") bf16" : ")");
 }
 
 }  // namespace everlora

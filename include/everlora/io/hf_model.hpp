@@ -1,6 +1,7 @@
 // everlora — Hugging Face model folders: config.json + model.safetensors, or shards listed by
 // model.safetensors.index.json, read into a DecoderLM and written back in the same layout.
 //   auto model = load_hf_model<float>("SmolLM2-135M");        // F32, F16 or BF16 on disk
+//   auto half = load_hf_model<float>("SmolLM2-135M", {/*bf16_weights=*/true});  // frozen base in bf16
 //   merge_and_unload(*model);  save_hf_model(*model, "merged"); // a folder transformers loads
 // Shards are memory-mapped and each tensor's pages are released once decoded, so loading needs
 // the model's own memory and little more. Every tensor is checked before the model is returned:
@@ -103,39 +104,66 @@ void load_shard(const MappedFile& file, const DecoderConfig& c, std::map<std::st
     if (stored != expected)
       throw Error(ErrorKind::shape, path + ": tensor '" + e.name + "' has shape " + stored.str() + " but config.json makes it " +
                                         expected.str());
-    if (transpose) {  // [in, out] → [out, in]
+    const unsigned char* stored_values = data + e.begin;
+    auto check_finite = [&](const T* values, Index count, Index first) {
+      for (Index i = 0; i < count; ++i)
+        if (!std::isfinite(values[i]))
+          throw Error(ErrorKind::value, path + ": tensor '" + e.name + "' holds a non-finite value at flat index " + std::to_string(first + i));
+    };
+    if (transpose) {  // [in, out] → [out, in], through a float copy of this one tensor
       Tensor<T> raw = Tensor<T>::empty(stored);
-      decode_safetensors(e.dtype, data + e.begin, raw.numel(), raw.data());
+      decode_safetensors(e.dtype, stored_values, raw.numel(), raw.data());
+      check_finite(raw.data(), raw.numel(), 0);
+      const bool bf16 = p.held_in_bf16();
+      p.hold_in_f32();
       for (Index i = 0; i < stored[0]; ++i)
         for (Index o = 0; o < stored[1]; ++o) p[o * stored[0] + i] = raw[i * stored[1] + o];
+      if (bf16) p.hold_in_bf16();
+    } else if (p.held_in_bf16()) {  // decoded and rounded a chunk at a time: no float copy of the tensor
+      const Index element_bytes = static_cast<Index>(safetensors_dtype_bits(e.dtype) / 8);
+      std::vector<T> chunk(static_cast<std::size_t>(std::min<Index>(p.numel(), Index(1) << 20)));
+      for (Index first = 0; first < p.numel(); first += static_cast<Index>(chunk.size())) {
+        const Index count = std::min(static_cast<Index>(chunk.size()), p.numel() - first);
+        decode_safetensors(e.dtype, stored_values + first * element_bytes, count, chunk.data());
+        check_finite(chunk.data(), count, first);
+        if constexpr (std::is_same_v<T, float>) encode_bf16(chunk.data(), count, p.bf16_data() + first);
+      }
     } else if (p.numel() > 0) {
-      decode_safetensors(e.dtype, data + e.begin, p.numel(), p.data());
+      decode_safetensors(e.dtype, stored_values, p.numel(), p.data());
+      check_finite(p.data(), p.numel(), 0);
     }
-    for (Index i = 0; i < p.numel(); ++i)
-      if (!std::isfinite(p[i]))
-        throw Error(ErrorKind::value, path + ": tensor '" + e.name + "' holds a non-finite value at flat index " + std::to_string(i));
     file.release(layout.data_begin + e.begin, layout.data_begin + e.end);
   }
 }
 
-/// The name a checkpoint stores parameter `name` under, and its value as stored (Conv1D transposed).
+/// The name a checkpoint stores parameter `name` under, and its value as stored (Conv1D transposed,
+/// through a float copy when held in bf16).
 template <class T>
 Tensor<T> stored_tensor(const DecoderConfig& c, const std::string& name, const Tensor<T>& p) {
   if (!is_conv1d_weight(c, name)) return p;
+  const Tensor<T> values = p.as_f32();
   Tensor<T> out = Tensor<T>::empty({p.dim(1), p.dim(0)});
   for (Index o = 0; o < p.dim(0); ++o)
-    for (Index i = 0; i < p.dim(1); ++i) out[i * p.dim(0) + o] = p[o * p.dim(1) + i];
+    for (Index i = 0; i < p.dim(1); ++i) out[i * p.dim(0) + o] = values[o * p.dim(1) + i];
   return out;
 }
 
 }  // namespace detail
 
+struct HfLoadOptions {
+  /// Hold the matrices (linear weights, embedding tables) in bfloat16, frozen, as
+  /// transformers' torch_dtype=torch.bfloat16 does: half the memory; LoRA, norms and biases stay
+  /// float, and every product runs in float on the bf16 values. For a float model only.
+  bool bf16_weights = false;
+};
+
 /// Loads the model folder `dir` (config.json, then model.safetensors.index.json and its shards, or
 /// model.safetensors) into a DecoderLM<T>.
 template <class T>
-std::shared_ptr<DecoderLM<T>> load_hf_model(const std::string& dir) {
+std::shared_ptr<DecoderLM<T>> load_hf_model(const std::string& dir, const HfLoadOptions& options = {}) {
   const std::string config_path = dir + "/config.json";
   DecoderConfig config = decoder_config_from_json(read_file(config_path), config_path);
+  config.bf16_weights = options.bf16_weights;
   const bool sharded = detail::file_exists(dir + "/model.safetensors.index.json");
   if (!sharded && !detail::file_exists(dir + "/model.safetensors"))
     throw Error(ErrorKind::io, "load_hf_model('" + dir + "'): neither model.safetensors nor model.safetensors.index.json is there");

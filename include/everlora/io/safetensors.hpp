@@ -113,11 +113,16 @@ void write_safetensors(Sink&& sink, const std::string& header, const StateDict<T
   };
   constexpr Index kChunk = 8192;
   unsigned char chunk[kChunk * 8];
+  T decoded[kChunk];  // the chunk's values of a tensor held in bf16
   for (const auto& [name, t] : tensors) {
-    const T* values = t.data();
+    const bool packed = t.held_in_bf16();
+    const T* values = packed ? nullptr : t.data();
     for (Index begin = 0; begin < t.numel(); begin += kChunk) {
       const Index count = std::min(kChunk, t.numel() - begin);
-      for (Index i = 0; i < count; ++i) store_le(chunk + i * width, encode(values[begin + i]), width);
+      if (packed)
+        for (Index i = 0; i < count; ++i) decoded[i] = static_cast<T>(bfloat16_to_float(t.bf16_data()[begin + i]));
+      const T* chunk_values = packed ? decoded : values + begin;
+      for (Index i = 0; i < count; ++i) store_le(chunk + i * width, encode(chunk_values[i]), width);
       sink(reinterpret_cast<const char*>(chunk), static_cast<std::size_t>(count * width));
     }
   }

@@ -27,9 +27,9 @@ class DecoderBody : public Module<T> {
  public:
   explicit DecoderBody(const DecoderConfig& c) {
     const bool gpt2 = c.gpt2();
-    this->register_module(gpt2 ? "wte" : "embed_tokens", embed_, std::make_shared<Embedding<T>>(Tensor<T>::zeros({c.vocab_size, c.hidden_size}).requires_grad_()));
+    this->register_module(gpt2 ? "wte" : "embed_tokens", embed_, std::make_shared<Embedding<T>>(detail::zero_matrix<T>({c.vocab_size, c.hidden_size}, c)));
     if (gpt2)
-      this->register_module("wpe", positions_, std::make_shared<Embedding<T>>(Tensor<T>::zeros({c.max_position_embeddings, c.hidden_size}).requires_grad_()));
+      this->register_module("wpe", positions_, std::make_shared<Embedding<T>>(detail::zero_matrix<T>({c.max_position_embeddings, c.hidden_size}, c)));
     this->register_module(gpt2 ? "h" : "layers", layers_, std::make_shared<ModuleList<T, DecoderBlock<T>>>());
     for (int i = 0; i < c.num_hidden_layers; ++i) layers_->push_back(std::make_shared<DecoderBlock<T>>(c));
     if (gpt2)
@@ -60,7 +60,7 @@ class DecoderLM : public CausalLM<T> {
     config.validate();
     this->register_module(config.gpt2() ? "transformer" : "model", body_, std::make_shared<DecoderBody<T>>(config));
     if (!config.tie_word_embeddings)
-      this->register_module("lm_head", lm_head_, detail::zero_linear<T>(config.hidden_size, config.vocab_size, false));
+      this->register_module("lm_head", lm_head_, detail::zero_linear<T>(config.hidden_size, config.vocab_size, false, config));
     inverse_frequencies_ = rope_inverse_frequencies(config.head_dim, config.rope_theta, config.rope_scaling);
     if (initialise) initialise_weights();
   }
@@ -107,12 +107,18 @@ class DecoderLM : public CausalLM<T> {
   void initialise_weights() {
     Rng rng(config_.seed);
     const double std_dev = config_.initializer_range;
+    auto fill_normal = [&rng, std_dev](Tensor<T>& w) {  // a matrix held in bf16 is drawn in float, then rounded
+      const bool bf16 = w.held_in_bf16();
+      w.hold_in_f32();
+      for (Index i = 0; i < w.numel(); ++i) w[i] = static_cast<T>(rng.normal(0.0, std_dev));
+      if (bf16) w.hold_in_bf16();
+    };
     for (auto& [path, module] : this->named_modules()) {
       if (auto* linear = dynamic_cast<Linear<T>*>(module)) {
-        for (Index i = 0; i < linear->weight().numel(); ++i) linear->weight()[i] = static_cast<T>(rng.normal(0.0, std_dev));
+        fill_normal(linear->weight());
         if (linear->has_bias()) linear->bias().vec().setZero();
       } else if (auto* table = dynamic_cast<Embedding<T>*>(module)) {
-        for (Index i = 0; i < table->weight().numel(); ++i) table->weight()[i] = static_cast<T>(rng.normal(0.0, std_dev));
+        fill_normal(table->weight());
       }
     }
   }

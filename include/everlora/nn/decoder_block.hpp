@@ -28,12 +28,19 @@ template <class T>
 using RopeTables = std::pair<Tensor<T>, Tensor<T>>;
 
 namespace detail {
-/// A trainable Linear of zeros: the decoder's layers are filled afterwards, by DecoderLM's
-/// initialisation or by a checkpoint, so drawing values here would be wasted work.
+/// A matrix of zeros for a decoder to fill (by DecoderLM's initialisation or a checkpoint, so
+/// drawing values here would be wasted work): trainable float, or frozen bf16 (bf16_weights).
 template <class T>
-std::shared_ptr<Linear<T>> zero_linear(Index in, Index out, bool bias) {
-  return std::make_shared<Linear<T>>(Tensor<T>::zeros({out, in}).requires_grad_(),
-                                     bias ? Tensor<T>::zeros({out}).requires_grad_() : Tensor<T>());
+Tensor<T> zero_matrix(const Shape& shape, const DecoderConfig& c) {
+  if constexpr (std::is_same_v<T, float>)
+    if (c.bf16_weights) return Tensor<T>::zeros_bf16(shape);
+  if (c.bf16_weights) throw Error(ErrorKind::config, "DecoderConfig: bf16_weights holds a float model's matrices, not a double one's");
+  return Tensor<T>::zeros(shape).requires_grad_();
+}
+/// A Linear of zero_matrix weights and trainable zero biases.
+template <class T>
+std::shared_ptr<Linear<T>> zero_linear(Index in, Index out, bool bias, const DecoderConfig& c) {
+  return std::make_shared<Linear<T>>(zero_matrix<T>({out, in}, c), bias ? Tensor<T>::zeros({out}).requires_grad_() : Tensor<T>());
 }
 }  // namespace detail
 
@@ -46,14 +53,14 @@ class DecoderAttention : public Module<T> {
       : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
     const Index C = c.hidden_size, q_width = heads_ * head_dim_, kv_width = kv_heads_ * head_dim_;
     if (c.gpt2()) {
-      this->register_module("c_attn", c_attn_, detail::zero_linear<T>(C, 3 * C, true));
-      this->register_module("c_proj", o_proj_, detail::zero_linear<T>(C, C, true));
+      this->register_module("c_attn", c_attn_, detail::zero_linear<T>(C, 3 * C, true, c));
+      this->register_module("c_proj", o_proj_, detail::zero_linear<T>(C, C, true, c));
       return;
     }
-    this->register_module("q_proj", q_proj_, detail::zero_linear<T>(C, q_width, c.qkv_bias));
-    this->register_module("k_proj", k_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias));
-    this->register_module("v_proj", v_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias));
-    this->register_module("o_proj", o_proj_, detail::zero_linear<T>(q_width, C, c.o_bias));
+    this->register_module("q_proj", q_proj_, detail::zero_linear<T>(C, q_width, c.qkv_bias, c));
+    this->register_module("k_proj", k_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias, c));
+    this->register_module("v_proj", v_proj_, detail::zero_linear<T>(C, kv_width, c.qkv_bias, c));
+    this->register_module("o_proj", o_proj_, detail::zero_linear<T>(q_width, C, c.o_bias, c));
     if (c.qk_norm) {
       this->register_module("q_norm", q_norm_, std::make_shared<RMSNorm<T>>(head_dim_, static_cast<T>(c.norm_eps)));
       this->register_module("k_norm", k_norm_, std::make_shared<RMSNorm<T>>(head_dim_, static_cast<T>(c.norm_eps)));
@@ -100,13 +107,13 @@ class DecoderMLP : public Module<T> {
   explicit DecoderMLP(const DecoderConfig& c) {
     const Index C = c.hidden_size, F = c.intermediate_size;
     if (c.gpt2()) {
-      this->register_module("c_fc", up_, detail::zero_linear<T>(C, F, true));
-      this->register_module("c_proj", down_, detail::zero_linear<T>(F, C, true));
+      this->register_module("c_fc", up_, detail::zero_linear<T>(C, F, true, c));
+      this->register_module("c_proj", down_, detail::zero_linear<T>(F, C, true, c));
       return;
     }
-    this->register_module("gate_proj", gate_, detail::zero_linear<T>(C, F, c.mlp_bias));
-    this->register_module("up_proj", up_, detail::zero_linear<T>(C, F, c.mlp_bias));
-    this->register_module("down_proj", down_, detail::zero_linear<T>(F, C, c.mlp_bias));
+    this->register_module("gate_proj", gate_, detail::zero_linear<T>(C, F, c.mlp_bias, c));
+    this->register_module("up_proj", up_, detail::zero_linear<T>(C, F, c.mlp_bias, c));
+    this->register_module("down_proj", down_, detail::zero_linear<T>(F, C, c.mlp_bias, c));
   }
   const char* type_name() const override { return "DecoderMLP"; }
   Tensor<T> forward(const Tensor<T>& x) {

@@ -51,6 +51,9 @@ struct DecoderConfig {
   std::uint64_t seed = 0;       ///< random initialisation (a model built without weights)
   std::string torch_dtype = "float32";  ///< the dtype its checkpoint stores (config.json's torch_dtype)
   std::string source_json;      ///< the config.json it was read from, kept so saving writes back every key
+  /// Hold the matrices (linear weights, embedding tables) in bfloat16, frozen: half the memory
+  /// of a float base that LoRA leaves untouched. Norms and biases stay float. Not in config.json.
+  bool bf16_weights = false;
 
   bool gpt2() const { return family == DecoderFamily::gpt2; }
 

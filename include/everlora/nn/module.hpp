@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -145,7 +146,10 @@ class Module {
                                           "' has shape " + it->second.shape().str() +
                                           " but the module expects " + p.shape().str());
       Tensor<T> dst = p;
-      dst.vec() = it->second.vec();
+      const Tensor<T> values = it->second.as_f32();
+      if constexpr (std::is_same_v<T, float>)
+        if (dst.held_in_bf16()) detail::encode_bf16(values.data(), values.numel(), dst.bf16_data());  // rounded
+      if (!dst.held_in_bf16()) dst.vec() = values.vec();
       ++used;
     }
     if (strict && used != state.size())
@@ -159,11 +163,12 @@ class Module {
   }
 
  protected:
-  /// Registers `slot` (a member) as parameter `name`, initialised to `value`, requiring grad.
+  /// Registers `slot` (a member) as parameter `name`, initialised to `value`, requiring grad
+  /// (unless it is held in bf16, which is for frozen weights).
   Tensor<T>& register_parameter(const std::string& name, Tensor<T>& slot, Tensor<T> value) {
     check_new_name(name);
     slot = std::move(value);
-    slot.requires_grad_();
+    if (!slot.held_in_bf16()) slot.requires_grad_();
     params_.push_back({name, &slot});
     return slot;
   }

@@ -1,11 +1,13 @@
 // everlora — embedding lookup with autograd: rows of a table selected by integer ids.
 //   weight [V, D], ids (any shape S, flattened) → [S.., D];  dweight[id] += dy[row of id]
+// A frozen table may be held in bf16: the rows looked up are decoded.
 #ifndef EVERLORA_CORE_OPS_EMBEDDING_HPP
 #define EVERLORA_CORE_OPS_EMBEDDING_HPP
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "everlora/core/detail/loops.hpp"
@@ -33,9 +35,15 @@ Tensor<T> embedding(const Tensor<T>& weight, const std::vector<std::int32_t>& id
   Shape out = ids_shape;
   out.push_back(dim);
   Tensor<T> y = Tensor<T>::empty(out);
-  {
+  T* py = y.data();
+  if (weight.held_in_bf16()) {  // a frozen table held in bf16: decode the rows looked up
+    const std::uint16_t* pw = weight.bf16_data();
+    parallel_for(n, 64, [&](Index i0, Index i1) {
+      for (Index i = i0; i < i1; ++i)
+        if constexpr (std::is_same_v<T, float>) detail::decode_bf16(pw + ids[static_cast<std::size_t>(i)] * dim, dim, py + i * dim);
+    });
+  } else {
     const T* pw = weight.data();
-    T* py = y.data();
     parallel_for(n, 64, [&](Index i0, Index i1) {
       for (Index i = i0; i < i1; ++i)
         std::copy_n(pw + ids[static_cast<std::size_t>(i)] * dim, dim, py + i * dim);

@@ -3,12 +3,14 @@
 // Shapes: a [..., M, K] · b [K, N] → [..., M, N] (a's leading dims are flattened into rows), or
 // batched: a [B.., M, K] · b [B.., K, N] → [B.., M, N] with identical leading dims (attention).
 // Backward: dA = dC·op(B)ᵀ, dB = op(A)ᵀ·dC, each one GEMM straight into the gradient buffer.
+// b may be a frozen weight held in bf16 (a tied LM head): its products decode it by panels.
 #ifndef EVERLORA_CORE_OPS_MATMUL_HPP
 #define EVERLORA_CORE_OPS_MATMUL_HPP
 
 #include <string>
 
 #include "everlora/core/detail/gemm.hpp"
+#include "everlora/core/detail/gemm_bf16.hpp"
 #include "everlora/core/parallel.hpp"
 #include "everlora/core/tensor.hpp"
 
@@ -83,8 +85,8 @@ Tensor<T> matmul_impl(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb, 
   const Index lda = ta ? d.m : d.k, ldb = tb ? d.k : d.n;
   Tensor<T> c = Tensor<T>::empty(d.out);
   for_each_batch(d.batch, [&](Index i) {
-    gemm(ta, tb, d.m, d.n, d.k, T(1), a.data() + i * d.a_stride, lda, b.data() + i * d.b_stride,
-         ldb, T(0), c.data() + i * d.m * d.n, d.n);
+    gemm_tensor_b(ta, tb, d.m, d.n, d.k, T(1), a.data() + i * d.a_stride, lda, b, i * d.b_stride, ldb, T(0),
+                  c.data() + i * d.m * d.n, d.n);
   });
   if (needs_grad(a, b)) {
     record(c, op, {a, b}, [a, b, d, ta, tb, lda, ldb](const T* dc) {
@@ -92,12 +94,11 @@ Tensor<T> matmul_impl(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb, 
       if (T* da = grad_ptr(a)) {
         for_each_batch(d.batch, [&](Index i) {
           const T* dci = dc + i * m * n;
-          const T* bi = b.data() + i * d.b_stride;
           T* dai = da + i * d.a_stride;
           if (!ta)  // dA[m,k] += dC · op(B)ᵀ
-            gemm(false, !tb, m, k, n, T(1), dci, n, bi, ldb, T(1), dai, lda);
+            gemm_tensor_b(false, !tb, m, k, n, T(1), dci, n, b, i * d.b_stride, ldb, T(1), dai, lda);
           else  // dA is stored [k,m]: += op(B) · dCᵀ
-            gemm(tb, true, k, m, n, T(1), bi, ldb, dci, n, T(1), dai, lda);
+            gemm(tb, true, k, m, n, T(1), b.data() + i * d.b_stride, ldb, dci, n, T(1), dai, lda);
         });
       }
       if (T* db = grad_ptr(b)) {

@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "everlora/core/detail/bf16.hpp"
 #include "everlora/core/error.hpp"
 
 namespace everlora {
@@ -69,11 +70,6 @@ inline void store_le(unsigned char* p, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) p[i] = static_cast<unsigned char>(value >> (8 * i));
 }
 
-inline float float_from_bits(std::uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 inline double double_from_bits(std::uint64_t bits) {
   double d;
   std::memcpy(&d, &bits, sizeof d);
@@ -99,23 +95,6 @@ inline float half_to_float(std::uint16_t h) {
     return float_from_bits(sign | exp << 23 | mant << 13);
   }
   return float_from_bits(sign | (exp + 112) << 23 | mant << 13);  // rebias 15 → 127
-}
-
-/// bfloat16 → float, exactly: bfloat16 is the upper half of a float. NaN is made quiet.
-inline float bfloat16_to_float(std::uint16_t b) {
-  std::uint32_t bits = std::uint32_t(b) << 16;
-  if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu) != 0) bits |= 0x400000u;
-  return float_from_bits(bits);
-}
-
-/// float → bfloat16, rounded to nearest-even (as PyTorch's .to(torch.bfloat16)); NaN stays a
-/// quiet NaN, and values past bfloat16's range round to ±inf.
-inline std::uint16_t float_to_bfloat16(float f) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu) != 0) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<std::uint16_t>(bits >> 16);
 }
 
 /// float → IEEE binary16, rounded to nearest-even; past the range ±inf, below it subnormals or ±0.
