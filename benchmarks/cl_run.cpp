@@ -1,7 +1,7 @@
 // cl_run — runs continual-learning methods on a benchmark and writes the accuracy matrix R, the
 // pinned metrics (AA, BWT, FWT, F.Ra, LA), results.json, CSV and SVG plots (BENCHMARKS.md).
 //   cl_run --benchmark textcl|domains|rotated-fmnist|<folder> --methods seq_lora,inc_lora
-//          [--seed N] [--out DIR] [--base CHECKPOINT|MODEL_DIR] [--steps N | --epochs N] [--list] [--quick]
+//          [--seed N] [--out DIR] [--base CHECKPOINT|MODEL_DIR [--bf16-base]] [--steps N | --epochs N] [--list] [--quick]
 //          [--checkpoint DIR [--checkpoint-every N] | --resume DIR]
 // The bundled text benchmarks are built into the cache folder on first use (from Debian's
 // packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp); --base names
@@ -37,6 +37,7 @@ struct Settings {
   std::uint64_t seed = 1;
   std::string out;
   std::string base, tokenizer, targets;
+  bool bf16_base = false;  ///< a model folder's frozen matrices held in bfloat16
   std::string cache = bench::default_cache_dir();
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
   double lr = 0, alpha = 16;
@@ -350,6 +351,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed of the batch order, the adapters' initialisation and the methods' sampling (the bundled benchmarks and bases are built once, with seeds of their own)")->capture_default_str();
   app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
   app.add_option("--base", s.base, "base model instead of the cached default: a GPT checkpoint (.safetensors) or a Hugging Face model folder (config.json, model.safetensors, tokenizer.json; llama, mistral, qwen2, qwen3, gpt2)");
+  app.add_flag("--bf16-base", s.bf16_base, "hold a model folder's frozen base in bfloat16 (half its memory; LoRA stays float)");
   app.add_option("--tokenizer", s.tokenizer, "folder of tokenizer.json for a model folder --base (default: the model folder)");
   app.add_option("--targets", s.targets, "comma-separated LoRA target modules (default: q,k,v,o,fc1,fc2 on the GPT, every projection of a model folder)");
   app.add_option("--cache", s.cache, "folder for built benchmarks and pretrained bases")->capture_default_str();
@@ -461,9 +463,10 @@ int main(int argc, char** argv) {
       if (bench::is_model_folder(base)) {
         const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
         options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
-        make_workload = [=] { return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base), stream, options, codec); };
+        const HfLoadOptions load{s.bf16_base};
+        make_workload = [=] { return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base, load), stream, options, codec); };
         if (s.chief) {
-          TextWorkload<float> probe(load_hf_model<float>(base), stream, options, codec);
+          TextWorkload<float> probe(load_hf_model<float>(base, load), stream, options, codec);
           LoraConfig lora;
           lora.r = s.rank;
           lora.target_modules = d.targets;

@@ -3,9 +3,10 @@
 // tools/torch_decoder_bench.py measures the same in PyTorch; scripts/bench_models_vs_torch.sh runs
 // both, alternating, and prints the ratios (docs/models.md).
 //   hf_model_step --shape smollm2-135m|qwen2.5-0.5b|qwen2.5-1.5b|tiny [--batch 1] [--seq 128]
-//                 [--steps 3] [--generate 32] [--rank 8] [--dir FOLDER] [--threads N] [--quick]
+//                 [--steps 3] [--generate 32] [--rank 8] [--bf16] [--dir FOLDER] [--threads N] [--quick]
 // One JSON line: load seconds, the memory after loading, train tokens/s (median step), prefill
-// and decode tokens/s of greedy generation over the KV cache, and the peak RSS.
+// and decode tokens/s of greedy generation over the KV cache, and the peak RSS. --bf16 holds the
+// frozen base in bfloat16 (HfLoadOptions::bf16_weights).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
   std::string name = "smollm2-135m", dir;
   Index batch = 1, seq = 128, steps = 3, new_tokens = 32, rank = 8;
   int threads = 0;
-  bool quick = false;
+  bool quick = false, bf16 = false;
   app.add_option("--shape", name, "smollm2-135m, qwen2.5-0.5b, qwen2.5-1.5b or tiny")->capture_default_str();
   app.add_option("--batch", batch, "sequences per training step")->capture_default_str();
   app.add_option("--seq", seq, "tokens per sequence")->capture_default_str();
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   app.add_option("--rank", rank, "LoRA rank on every projection (all-linear)")->capture_default_str();
   app.add_option("--dir", dir, "model folder to write once and read (default: <cache>/shapes/<shape>)");
   app.add_option("--threads", threads, "threads (default: all cores)");
+  app.add_flag("--bf16", bf16, "hold the frozen base's matrices in bfloat16");
   app.add_flag("--quick", quick, "the tiny shape, two steps (the smoke test)");
   CLI11_PARSE(app, argc, argv);
   if (quick) name = "tiny", steps = 2, seq = 32, new_tokens = 4, dir = dir.empty() ? "hf_model_step_tiny" : dir;
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
     release_cached_memory();
     bench::reset_peak_rss();
     auto start = std::chrono::steady_clock::now();
-    auto model = load_hf_model<float>(dir);
+    auto model = load_hf_model<float>(dir, {bf16});
     const double load_seconds = seconds_since(start), rss_loaded = bench::peak_rss_mb();
 
     LoraConfig lora;
@@ -126,7 +128,7 @@ int main(int argc, char** argv) {
     const auto out = generate(*model, prompt, greedy, rng);
     const double decode = (seconds_since(start) - prefill) / static_cast<double>(std::max<std::size_t>(1, out.size() - 1));
 
-    bench::emit({{"bench", "hf_model_step"}, {"shape", name}, {"parameters", model->num_parameters()},
+    bench::emit({{"bench", "hf_model_step"}, {"shape", name}, {"dtype", bf16 ? "bf16" : "f32"}, {"parameters", model->num_parameters()},
                  {"trainable", model->num_parameters(true)}, {"load_s", load_seconds}, {"rss_after_load_mb", rss_loaded},
                  {"batch", batch}, {"seq", seq}, {"train_step_s", step},
                  {"train_tokens_per_s", static_cast<double>(batch * seq) / step}, {"loss_first", first_loss},

@@ -77,18 +77,21 @@ int main(int argc, char** argv) {
   CLI::App app{"LoRA fine-tuning of a Hugging Face model folder in your own loop; saves a PEFT adapter and the merged model."};
   std::string model_dir, tokenizer_dir, text_file, out = "finetuned";
   Index steps = 100, batch_size = 4, max_len = 64;
-  bool quick = false;
+  bool quick = false, bf16 = false;
   app.add_option("--model", model_dir, "model folder: config.json and model.safetensors (or shards)")->required();
   app.add_option("--tokenizer", tokenizer_dir, "folder of tokenizer.json (default: the model folder)");
   app.add_option("--text", text_file, "train on the lines of this file (default: Debian's fortunes)");
   app.add_option("--steps", steps, "training steps")->capture_default_str();
   app.add_option("--out", out, "output folder: <out>/adapter (PEFT) and <out>/merged (the model)")->capture_default_str();
+  app.add_flag("--bf16", bf16, "hold the frozen base's matrices in bfloat16 (half the memory)");
   app.add_flag("--quick", quick, "5 steps of 2 short sequences (the test suite's run)");
   CLI11_PARSE(app, argc, argv);
   if (quick) steps = 5, batch_size = 2, max_len = 24;
   try {
     // ---- docs/models.md: fine-tune ----
-    auto model = load_hf_model<float>(model_dir);
+    HfLoadOptions load;
+    load.bf16_weights = bf16;  // --bf16: the frozen base's matrices in bfloat16, half the memory
+    auto model = load_hf_model<float>(model_dir, load);
     const Tokenizer tokenizer = Tokenizer::from_folder(tokenizer_dir.empty() ? model_dir : tokenizer_dir);
 
     LoraConfig lora;

@@ -128,3 +128,22 @@ TEST_CASE("bf16 weights: a double model, or unfreezing the bf16 base, is a clear
   auto half = load_hf_model<float>(bf16_fixture("qwen2"), {/*bf16_weights=*/true});
   CHECK_THROWS_WITH(half->unfreeze(), Catch::Contains("held in bf16"));
 }
+
+TEST_CASE("bf16 weights: a PEFT adapter trained on a bf16 base of a BF16 checkpoint loads onto the float model", "[io][hf_model][bf16]") {
+  auto half = load_hf_model<float>(bf16_fixture("llama"), {/*bf16_weights=*/true});  // stored as BF16
+  LoraConfig lora;
+  lora.r = 2;
+  lora.target_modules = half->config().projection_names();
+  attach(*half, lora);
+  fill_lora_b(*half);
+  TempDir dir;
+  PeftSaveOptions peft;
+  peft.config = lora;
+  peft.task_type = "CAUSAL_LM";
+  save_peft_adapter(*half, dir.path(), "default", {}, peft);
+  auto full = load_hf_model<float>(bf16_fixture("llama"));
+  load_peft_adapter(*full, dir.path());  // the base fingerprints agree: the same values
+  const std::vector<std::int32_t> ids = bf16_test_ids(half->vocab_size(), 6);
+  NoGrad no_graph;
+  CHECK(relative_gap(full->forward(ids, 1, 6), half->forward(ids, 1, 6)) < 1e-5);
+}

@@ -112,7 +112,10 @@ class DataParallel {
     std::uint64_t hash = fnv1a64(std::string_view("everlora-replica"));
     for (const auto& [name, p] : workload_.model().named_parameters()) {
       hash = fnv1a64(name, hash);
-      hash = fnv1a64(p.data(), static_cast<std::size_t>(p.numel()) * sizeof(T), hash);
+      if (p.held_in_bf16())
+        hash = fnv1a64(p.bf16_data(), static_cast<std::size_t>(p.numel()) * sizeof(std::uint16_t), hash);
+      else
+        hash = fnv1a64(p.data(), static_cast<std::size_t>(p.numel()) * sizeof(T), hash);
     }
     StrategyState<T> state;
     strategy.save_state(state);

@@ -33,15 +33,17 @@ inline std::string hex64(std::uint64_t hash) {
 }
 
 /// The fingerprint of named parameters: each one's path, shape and values (as float32, so a float
-/// and a double copy of a model share it), in order.
+/// and a double copy of a model share it, and so do a float and a bf16 one of a BF16 checkpoint),
+/// in order.
 template <class T>
 std::string parameters_fingerprint(const std::vector<std::pair<std::string, Tensor<T>>>& parameters) {
   std::uint64_t hash = fnv1a64(std::string_view("everlora-parameters"));
   for (const auto& [name, p] : parameters) {
     hash = fnv1a64(name, hash);
     hash = fnv1a64(p.shape().str(), hash);
+    const bool bf16 = p.held_in_bf16();  // its float values, decoded one at a time
     for (Index i = 0; i < p.numel(); ++i) {
-      const auto value = static_cast<float>(p[i]);
+      const auto value = bf16 ? detail::bfloat16_to_float(p.bf16_data()[i]) : static_cast<float>(p[i]);
       hash = fnv1a64(&value, sizeof value, hash);
     }
   }
