@@ -9,9 +9,11 @@
 // Built with EVERLORA_MPI, `mpirun -np N cl_run …` trains data-parallel over the N processes
 // (docs/distributed.md): the same R as one process, process 0 alone writes reports and checkpoints.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <filesystem>
 #include <string>
@@ -38,6 +40,8 @@ struct Settings {
   std::string out;
   std::string base, tokenizer, targets;
   bool bf16_base = false;  ///< a model folder's frozen matrices held in bfloat16
+  std::string metric;      ///< scoring of every classification task: "exact_match", "rank" or "" (the stream's)
+  bool ceiling = true;     ///< measure each task's single-task ceiling ST (text benchmarks)
   std::string cache = bench::default_cache_dir();
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
   double lr = 0, alpha = 16;
@@ -163,6 +167,52 @@ std::vector<ConnectivityCurve> probe_connectivity(Workload<float>& workload, con
     curves.push_back({mode, connectivity_probe(workload, states[k - 2], states[k - 1], s.connectivity - 2, s.connectivity - 1, mode)});
   }
   return curves;
+}
+
+/// Sets the metric of every classification task of `stream` ("": leaves the stream's own).
+void set_metric(Stream& stream, const std::string& metric) {
+  if (metric.empty()) return;
+  if (metric != "rank" && metric != "exact_match")
+    throw Error(ErrorKind::config, "--metric '" + metric + "' is not exact_match or rank");
+  for (Task& task : stream.tasks)
+    if (!task.spec.labels.empty()) task.spec.metric = metric == "rank" ? TaskMetric::rank : TaskMetric::exact_match;
+}
+
+/// Each task's metric and chance level: the percent of the scored test examples (the first
+/// eval_limit, 0: all) that carry the most common output; NaN for a task without labels. The
+/// ceilings are left NaN.
+TaskBounds chance_levels(const Stream& stream, Index eval_limit) {
+  TaskBounds bounds;
+  for (const Task& task : stream.tasks) {
+    bounds.metric.push_back(to_string(task.spec.metric));
+    const std::size_t count = eval_limit > 0 ? std::min(task.test.size(), static_cast<std::size_t>(eval_limit)) : task.test.size();
+    std::map<std::string, std::size_t> seen;
+    std::size_t most = 0;
+    for (std::size_t i = 0; i < count; ++i) most = std::max(most, ++seen[task.test[i].output]);
+    bounds.chance.push_back(task.spec.labels.empty() || count == 0 ? std::nan("") : 100.0 * static_cast<double>(most) / static_cast<double>(count));
+    bounds.ceiling.push_back(std::nan(""));
+  }
+  return bounds;
+}
+
+template <class MakeWorkload>
+MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image);
+
+/// The single-task ceiling of every task: SeqLoRA on a stream of that task alone (a fresh expert,
+/// the same budget and settings), scored on it after training.
+std::vector<double> single_task_ceilings(const Stream& stream,
+                                         const std::function<std::unique_ptr<Workload<float>>(const Stream&)>& make_text_workload,
+                                         const Defaults& d, const Settings& s) {
+  Settings quiet = s;  // no reports, adapters or checkpoints of these runs
+  quiet.chief = false, quiet.checkpoint.clear(), quiet.resume = false, quiet.connectivity = 0;
+  std::vector<double> ceilings;
+  for (const Task& task : stream.tasks) {
+    if (s.chief) std::fprintf(stderr, "cl_run: single-task ceiling of %s\n", task.spec.name.c_str());
+    const Stream alone{stream.name, {task}};
+    const MethodRun run = run_method("seq_lora", [&] { return make_text_workload(alone); }, d, quiet, false);
+    ceilings.push_back(run.row.r.at(1, 0));
+  }
+  return ceilings;
 }
 
 /// Runs one method from a fresh copy of the base.
@@ -352,6 +402,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
   app.add_option("--base", s.base, "base model instead of the cached default: a GPT checkpoint (.safetensors) or a Hugging Face model folder (config.json, model.safetensors, tokenizer.json; llama, mistral, qwen2, qwen3, gpt2)");
   app.add_flag("--bf16-base", s.bf16_base, "hold a model folder's frozen base in bfloat16 (half its memory; LoRA stays float)");
+  app.add_option("--metric", s.metric, "score every classification task by exact_match (greedy output) or rank (most likely label); default: the stream's");
+  app.add_flag("!--no-st", s.ceiling, "skip the single-task ceilings ST (one fresh expert per task, trained on it alone)");
   app.add_option("--tokenizer", s.tokenizer, "folder of tokenizer.json for a model folder --base (default: the model folder)");
   app.add_option("--targets", s.targets, "comma-separated LoRA target modules (default: q,k,v,o,fc1,fc2 on the GPT, every projection of a model folder)");
   app.add_option("--cache", s.cache, "folder for built benchmarks and pretrained bases")->capture_default_str();
@@ -447,6 +499,7 @@ int main(int argc, char** argv) {
     // Missing caches (benchmark, base) are built by the chief alone; the others wait, then read them.
     if (s.communicator && !s.chief) s.communicator->barrier();
     std::function<std::unique_ptr<Workload<float>>()> make_workload;
+    std::function<std::unique_ptr<Workload<float>>(const Stream&)> make_text_workload;
     if (image) {
       const std::string backbone = s.cache + (s.quick ? "/fmnist_backbone-quick.safetensors" : "/fmnist_backbone.safetensors");
       bench::image_base(backbone, recipe);
@@ -457,14 +510,18 @@ int main(int argc, char** argv) {
     } else {
       Stream stream = load_stream(text_stream_dir(s));
       if (s.tasks > 0 && s.tasks < static_cast<Index>(stream.tasks.size())) stream.tasks.resize(static_cast<std::size_t>(s.tasks));
+      set_metric(stream, s.metric);
       const std::string base = text_base_path(s, recipe);
       TextWorkloadOptions options;
       options.eval_limit = s.eval_limit > 0 ? s.eval_limit : s.demo ? 20 : 0;
+      report.bounds = chance_levels(stream, options.eval_limit);
       if (bench::is_model_folder(base)) {
         const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
         options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
         const HfLoadOptions load{s.bf16_base};
-        make_workload = [=] { return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base, load), stream, options, codec); };
+        make_text_workload = [=](const Stream& tasks) {
+          return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base, load), tasks, options, codec);
+        };
         if (s.chief) {
           TextWorkload<float> probe(load_hf_model<float>(base, load), stream, options, codec);
           LoraConfig lora;
@@ -473,8 +530,12 @@ int main(int argc, char** argv) {
           bench::print_run_estimate(base, probe, lora, s.batch, d.steps, methods.size());
         }
       } else {
-        make_workload = [=] { return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), stream, options); };
+        make_text_workload = [=](const Stream& tasks) {
+          return std::make_unique<TextWorkload<float>>(std::shared_ptr<GPT<float>>(load_gpt<float>(base)), tasks, options);
+        };
       }
+      make_workload = [=] { return make_text_workload(stream); };
+      if (s.ceiling) report.bounds.ceiling = single_task_ceilings(stream, make_text_workload, d, s);
     }
     if (s.communicator && s.chief) s.communicator->barrier();
     {
@@ -503,7 +564,7 @@ int main(int argc, char** argv) {
       if (run.example_routing) example_routings.emplace_back(method, std::move(*run.example_routing));
       if (!run.connectivity.empty()) probes.emplace_back(method, std::move(run.connectivity));
       const MethodResult& r = report.methods.back();
-      std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks).c_str());
+      std::fprintf(stderr, "%s\n", r_matrix_table(r, report.tasks, report.bounds).c_str());
       bench::emit({{"bench", "cl_run"}, {"benchmark", s.benchmark}, {"method", method}, {"seed", s.seed},
                    {"AA", r.metrics.aa}, {"BWT", r.metrics.bwt}, {"FWT", r.metrics.fwt}, {"FRa", r.metrics.fra},
                    {"LA", r.metrics.la}, {"train_seconds", r.train_seconds}, {"peak_rss_mb", r.peak_rss_mb},

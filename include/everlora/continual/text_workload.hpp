@@ -4,6 +4,8 @@
 // tokens only (data/prompt.hpp). Scoring (percent):
 //   exact-match tasks  greedy decoding from the prompt until end-of-sequence, compared with the
 //                      gold output after trimming and lower-casing (BENCHMARKS.md);
+//   rank tasks         the label whose answer (its tokens as training targets them, end of
+//                      sequence included) has the highest summed log-likelihood after the prompt;
 //   next_byte tasks    teacher-forced accuracy of the argmax next token (a byte, with the byte
 //                      codec) over every position.
 // Every example is encoded once, at construction.
@@ -11,6 +13,7 @@
 #define EVERLORA_CONTINUAL_TEXT_WORKLOAD_HPP
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,7 +68,7 @@ class TextWorkload : public Workload<T> {
   Index num_tasks() const override { return static_cast<Index>(stream_.tasks.size()); }
   std::string task_name(Index task) const override { return stream_.tasks.at(static_cast<std::size_t>(task)).spec.name; }
   Index train_size(Index task) const override { return static_cast<Index>(train_.at(static_cast<std::size_t>(task)).size()); }
-  std::string score_name() const override { return "exact match / next-token accuracy %"; }
+  std::string score_name() const override { return "exact match / rank / next-token accuracy %"; }
 
   Tensor<T> loss(const std::vector<ExampleRef>& batch) override { return batch_loss(batch, nullptr); }
   /// The hidden state after every transformer block, [batch·seq, d_model] each (padding zeroed).
@@ -85,7 +88,12 @@ class TextWorkload : public Workload<T> {
     const auto [begin, end] = part.range(count);
     const std::vector<Example> mine(all.begin() + begin, all.begin() + end);
     if (mine.empty()) return {};
-    return t.spec.metric == TaskMetric::next_byte ? next_byte_tally(t.spec, mine) : exact_match_tally(t.spec, mine);
+    switch (t.spec.metric) {
+      case TaskMetric::next_byte: return next_byte_tally(t.spec, mine);
+      case TaskMetric::rank: return rank_tally(t.spec, mine);
+      case TaskMetric::exact_match: break;
+    }
+    return exact_match_tally(t.spec, mine);
   }
 
   /// The model's greedy answer to one example's prompt (decoded text, before normalisation).
@@ -133,7 +141,7 @@ class TextWorkload : public Workload<T> {
       Example pseudo{t.train[static_cast<std::size_t>(rng.below(t.train.size()))].instruction, "", ""};
       std::vector<std::int32_t> head;
       if (const auto bos = codec_.bos()) head.push_back(*bos);
-      if (t.spec.metric == TaskMetric::exact_match) {  // the head's end, as much as leaves room to sample
+      if (t.spec.metric != TaskMetric::next_byte) {  // the head's end, as much as leaves room to sample
         std::string text = format_prompt(pseudo, t.spec);
         text.resize(text.size() - std::string("\nOutput:").size());
         const std::vector<std::int32_t> tokens = codec_.encode(text);
@@ -244,6 +252,53 @@ class TextWorkload : public Workload<T> {
   ScoreTally exact_match_tally(const TaskSpec& spec, const std::vector<Example>& examples) {
     ScoreTally tally{0, static_cast<double>(examples.size())};
     for (const Example& ex : examples) tally.hits += exact_match(answer(ex, spec), ex.output) ? 1 : 0;
+    return tally;
+  }
+
+  /// Rank classification: each example scored with every label as its answer, in batches of whole
+  /// examples; a hit when the most likely label is the gold output.
+  ScoreTally rank_tally(const TaskSpec& spec, const std::vector<Example>& examples) {
+    NoGrad no_graph;
+    const EvalMode<T> eval_mode(*model_);
+    const std::size_t labels = spec.labels.size();
+    std::vector<EncodedExample> encoded;  // example-major: every label of example 0, then of example 1, …
+    Index longest = 1;
+    for (const Example& ex : examples)
+      for (const std::string& label : spec.labels) {
+        encoded.push_back(encode_example({ex.instruction, ex.input, label}, spec, options_.max_len, codec_));
+        longest = std::max<Index>(longest, static_cast<Index>(encoded.back().ids.size()));
+      }
+    const auto per_chunk = static_cast<std::size_t>(std::max<Index>(
+        1, std::min<Index>(options_.eval_batch, kEvalLogits / (longest * model_->vocab_size())) / static_cast<Index>(labels)));
+    ScoreTally tally{0, static_cast<double>(examples.size())};
+    for (std::size_t first = 0; first < examples.size(); first += per_chunk) {
+      const std::size_t last = std::min(examples.size(), first + per_chunk);
+      std::vector<const EncodedExample*> chunk;
+      for (std::size_t i = first * labels; i < last * labels; ++i) chunk.push_back(&encoded[i]);
+      const TokenBatch b = make_token_batch(chunk, 0, codec_.pad());
+      const RoutedForward<T> routed(this->router(), b.batch, [&] {
+        std::vector<std::vector<std::int32_t>> prompts;
+        for (std::size_t i = first * labels; i < last * labels; ++i) prompts.push_back(routing_ids(examples[i / labels], spec));
+        return prompts_routing_input(prompts, this->routing_layer());
+      });
+      const Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq);
+      const Index vocab = logits.shape().last();
+      std::vector<double> loglik(static_cast<std::size_t>(b.batch), 0.0);
+      for (Index row = 0; row < b.batch * b.seq; ++row) {
+        const std::int32_t target = b.targets[static_cast<std::size_t>(row)];
+        if (target == kIgnoreIndex) continue;
+        const T* z = logits.data() + row * vocab;
+        const double top = static_cast<double>(*std::max_element(z, z + vocab));
+        double sum = 0;
+        for (Index v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(z[v]) - top);
+        loglik[static_cast<std::size_t>(row / b.seq)] += static_cast<double>(z[target]) - top - std::log(sum);
+      }
+      for (std::size_t e = first; e < last; ++e) {
+        const auto* scores = loglik.data() + (e - first) * labels;
+        const auto best = static_cast<std::size_t>(std::max_element(scores, scores + labels) - scores);
+        tally.hits += exact_match(spec.labels[best], examples[e].output) ? 1 : 0;
+      }
+    }
     return tally;
   }
 

@@ -20,9 +20,14 @@
 
 namespace everlora {
 
-/// The metric's name in stream.json: "exact_match" or "next_byte".
+/// The metric's name in stream.json: "exact_match", "next_byte" or "rank".
 inline const char* to_string(TaskMetric metric) {
-  return metric == TaskMetric::next_byte ? "next_byte" : "exact_match";
+  switch (metric) {
+    case TaskMetric::next_byte: return "next_byte";
+    case TaskMetric::rank: return "rank";
+    case TaskMetric::exact_match: break;
+  }
+  return "exact_match";
 }
 
 namespace detail {
@@ -63,6 +68,9 @@ inline void check_task_spec(const TaskSpec& spec, ErrorKind kind, const std::str
   if (!spec.labels.empty() && spec.metric == TaskMetric::next_byte)
     throw Error(
         kind, where + " has labels but metric \"next_byte\" (a language-modelling task has none)");
+  if (spec.labels.size() < 2 && spec.metric == TaskMetric::rank)
+    throw Error(kind, where + " has metric \"rank\", which ranks the labels, but " +
+                          (spec.labels.empty() ? std::string("no labels") : std::string("one label")));
 }
 
 /// "a, b, c": the labels for messages (and prompts).
@@ -104,9 +112,11 @@ inline std::vector<TaskSpec> parse_task_specs(const nlohmann::json& tasks,
       const std::string value = metric->is_string() ? metric->get<std::string>() : "";
       if (value == "next_byte")
         spec.metric = TaskMetric::next_byte;
+      else if (value == "rank")
+        spec.metric = TaskMetric::rank;
       else if (value != "exact_match")
         fail(".metric " + metric->dump() +
-             " is not a known metric (\"exact_match\", the default, or \"next_byte\")");
+             " is not a known metric (\"exact_match\", the default, \"rank\" or \"next_byte\")");
     }
     check_task_spec(spec, ErrorKind::format, file + ": " + where);
     if (!names.insert(spec.name).second)
@@ -207,7 +217,7 @@ inline void save_stream(const std::string& dir, const Stream& stream) {
         detail::require_utf8(ex.instruction, item + " instruction");
         detail::require_utf8(ex.input, item + " input");
         detail::require_utf8(ex.output, item + " output");
-        if (task.spec.metric == TaskMetric::exact_match && detail::is_blank(ex.output))
+        if (task.spec.metric != TaskMetric::next_byte && detail::is_blank(ex.output))
           throw Error(ErrorKind::value, item + " has an empty output");
         if (task.spec.metric == TaskMetric::next_byte && ex.input.empty())
           throw Error(ErrorKind::value, item + " has an empty input (next_byte task)");
@@ -219,7 +229,7 @@ inline void save_stream(const std::string& dir, const Stream& stream) {
     }
     nlohmann::ordered_json t = {{"name", task.spec.name}};
     if (!task.spec.labels.empty()) t["labels"] = task.spec.labels;
-    if (task.spec.metric == TaskMetric::next_byte) t["metric"] = to_string(task.spec.metric);
+    if (task.spec.metric != TaskMetric::exact_match) t["metric"] = to_string(task.spec.metric);
     tasks.push_back(std::move(t));
   }
 

@@ -22,9 +22,11 @@ struct Example {
   std::string output;
 };
 
-/// How a task is scored: by exact match of the greedy output, or by next-byte accuracy on `input`
-/// (a language-modelling task, BENCHMARKS.md: `"metric": "next_byte"`).
-enum class TaskMetric { exact_match, next_byte };
+/// How a task is scored: by exact match of the greedy output; by rank classification (a
+/// classification task's label whose answer tokens have the highest log-likelihood, BENCHMARKS.md:
+/// `"metric": "rank"`); or by next-byte accuracy on `input` (a language-modelling task:
+/// `"metric": "next_byte"`).
+enum class TaskMetric { exact_match, next_byte, rank };
 
 /// A task as stream.json names it.
 struct TaskSpec {

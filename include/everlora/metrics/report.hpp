@@ -52,12 +52,23 @@ struct MethodResult {
   std::string r_alt_label;              ///< what r_alt is, e.g. "fast learner"
 };
 
+/// What each task's scores stand against (BENCHMARKS.md), one entry per task or none at all: how
+/// the task is scored ("exact_match", "rank", …), its chance level (percent of test examples with
+/// the most common label) and its single-task ceiling ST (a fresh expert trained on that task
+/// alone, same budget); NaN where not measured.
+struct TaskBounds {
+  std::vector<std::string> metric;
+  std::vector<double> chance, ceiling;
+  bool empty() const { return metric.empty(); }
+};
+
 /// Every method's outcome on one benchmark, tasks in training order.
 struct RunReport {
   std::string benchmark;
   std::uint64_t seed = 0;
   std::vector<std::string> tasks;
   std::vector<MethodResult> methods;
+  TaskBounds bounds;  ///< empty, or one entry per task
 };
 
 namespace detail {
@@ -147,6 +158,21 @@ inline nlohmann::json r_json(const AccuracyMatrix& r) {
   return rows;
 }
 
+/// The rows "chance" and "ST" of `bounds` (none when it is empty).
+inline std::vector<std::pair<std::string, std::vector<double>>> bound_rows(const TaskBounds& bounds) {
+  if (bounds.empty()) return {};
+  return {{"chance", bounds.chance}, {"ST", bounds.ceiling}};
+}
+
+/// Throws Error(value) unless `bounds` is empty or has one entry per task in each of its fields.
+inline void check_bounds(const char* api, const TaskBounds& bounds, const std::vector<std::string>& tasks) {
+  if (bounds.empty() && bounds.chance.empty() && bounds.ceiling.empty()) return;
+  if (bounds.metric.size() != tasks.size() || bounds.chance.size() != tasks.size() || bounds.ceiling.size() != tasks.size())
+    throw Error(ErrorKind::value, std::string(api) + ": the task bounds hold " + std::to_string(bounds.metric.size()) + " metrics, " +
+                                      std::to_string(bounds.chance.size()) + " chance levels and " + std::to_string(bounds.ceiling.size()) +
+                                      " ceilings for " + std::to_string(tasks.size()) + " tasks");
+}
+
 /// One method's entry of results.json.
 inline nlohmann::json method_json(const MethodResult& m) {
   nlohmann::json j = {{"R", r_json(m.r)},
@@ -190,9 +216,10 @@ inline std::string metrics_table(const RunReport& report) {
 
 /// R of `method` as an aligned text table: a column per task, rows "R0 (before)" and
 /// "after <task>", scores with one decimal, "n/a" where unset; the method's name heads the row
-/// labels. Throws Error(value) unless there is one task name per column of R.
-inline std::string r_matrix_table(const MethodResult& method,
-                                  const std::vector<std::string>& tasks) {
+/// labels. With `bounds`, rows "chance" and "ST" follow. Throws Error(value) unless there is one
+/// task name per column of R.
+inline std::string r_matrix_table(const MethodResult& method, const std::vector<std::string>& tasks,
+                                  const TaskBounds& bounds = {}) {
   detail::check_task_count("r_matrix_table", method.name, "R", method.r, tasks);
   std::vector<std::vector<std::string>> cells{{method.name}};
   cells[0].insert(cells[0].end(), tasks.begin(), tasks.end());
@@ -201,6 +228,10 @@ inline std::string r_matrix_table(const MethodResult& method,
   for (std::size_t i = 0; i < rows.size(); ++i) {
     cells.push_back({labels[i]});
     for (const double v : rows[i]) cells.back().push_back(detail::fixed(v, 1));
+  }
+  for (const auto& [label, values] : detail::bound_rows(bounds)) {
+    cells.push_back({label});
+    for (const double v : values) cells.back().push_back(detail::fixed(v, 1));
   }
   return detail::text_table(cells);
 }
@@ -229,12 +260,22 @@ inline std::string r_csv(const MethodResult& method, const std::vector<std::stri
 /// one column per task.
 inline nlohmann::json results_json(const RunReport& report) {
   detail::check_report("results_json", report);
+  detail::check_bounds("results_json", report.bounds, report.tasks);
   nlohmann::json methods = nlohmann::json::object();
   for (const auto& m : report.methods) methods[m.name] = detail::method_json(m);
-  return {{"benchmark", report.benchmark},
-          {"seed", report.seed},
-          {"tasks", report.tasks},
-          {"methods", std::move(methods)}};
+  nlohmann::json out = {{"benchmark", report.benchmark},
+                        {"seed", report.seed},
+                        {"tasks", report.tasks},
+                        {"methods", std::move(methods)}};
+  if (!report.bounds.empty()) {
+    nlohmann::json bounds = nlohmann::json::object();
+    for (std::size_t t = 0; t < report.tasks.size(); ++t)
+      bounds[report.tasks[t]] = {{"metric", report.bounds.metric[t]},
+                                 {"chance", detail::json_number(report.bounds.chance[t])},
+                                 {"ST", detail::json_number(report.bounds.ceiling[t])}};
+    out["task_bounds"] = std::move(bounds);
+  }
+  return out;
 }
 
 namespace detail {
@@ -275,8 +316,11 @@ inline void write_method_files(const std::string& dir, const MethodResult& m,
   const std::string base = dir + "/" + m.name;
   const auto labels = r_row_labels(report.tasks);
   write_file_atomically(base + ".csv", r_csv(m, report.tasks));
+  auto heat_rows = m.r.rows();  // R, then chance and ST beside it
+  auto heat_labels = labels;
+  for (const auto& [label, values] : bound_rows(report.bounds)) heat_rows.push_back(values), heat_labels.push_back(label);
   write_file_atomically(base + "_R.svg",
-                        svg_heatmap(m.r.rows(), labels, report.tasks,
+                        svg_heatmap(heat_rows, heat_labels, report.tasks,
                                     m.name + ": R on " + report.benchmark + " (score %)"));
   write_file_atomically(
       base + "_curves.svg",
