@@ -513,6 +513,7 @@ int main(int argc, char** argv) {
     if (s.communicator && !s.chief) s.communicator->barrier();
     std::function<std::unique_ptr<Workload<float>>()> make_workload;
     std::function<std::unique_ptr<Workload<float>>(const Stream&)> make_text_workload;
+    Stream text_stream;  // a text benchmark's tasks, as run
     if (image) {
       const std::string backbone = s.cache + (s.quick ? "/fmnist_backbone-quick.safetensors" : "/fmnist_backbone.safetensors");
       bench::image_base(backbone, recipe);
@@ -548,9 +549,11 @@ int main(int argc, char** argv) {
         };
       }
       make_workload = [=] { return make_text_workload(stream); };
-      if (s.ceiling) report.bounds.ceiling = single_task_ceilings(stream, make_text_workload, d, s);
+      text_stream = stream;
     }
     if (s.communicator && s.chief) s.communicator->barrier();
+    // After the barrier: with several processes, every one trains the ceilings' experts together.
+    if (!image && s.ceiling) report.bounds.ceiling = single_task_ceilings(text_stream, make_text_workload, d, s);
     {
       const auto probe = make_workload();
       for (Index t = 0; t < probe->num_tasks(); ++t) report.tasks.push_back(probe->task_name(t));

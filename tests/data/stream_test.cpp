@@ -205,6 +205,7 @@ TEST_CASE("save_stream checks the whole stream before writing anything", "[data]
   require_refused(s, {"dev.jsonl example 0 has an empty input"});
   s = sample_stream();
   s.tasks[0].spec.labels.clear();
+  s.tasks[0].spec.metric = TaskMetric::exact_match;  // a generation task: any non-blank output
   s.tasks[0].train[1].output = " ";
   require_refused(s, {"train.jsonl example 1 has an empty output"});
   s.tasks.clear();
