@@ -174,3 +174,22 @@ TEST_CASE("write_report names a folder it cannot create", "[metrics][report]") {
                 {"write_report", "cannot create the folder", "taken"});
   require_error([&] { write_report("", sample_report()); }, ErrorKind::io, {"empty"});
 }
+
+TEST_CASE("Task bounds (chance and ST) go under R, into results.json and beside R in the heat map", "[metrics][report]") {
+  RunReport report = sample_report();
+  report.bounds = {{"rank", "rank", "exact_match"}, {33.3, 25, 25}, {80, 61.5, kNaN}};
+  const std::string table = r_matrix_table(report.methods[0], report.tasks, report.bounds);
+  CHECK_THAT(table, Catch::Contains("chance") && Catch::Contains("33.3") && Catch::Contains("ST") && Catch::Contains("61.5") &&
+                        Catch::Contains("n/a"));
+  const nlohmann::json j = results_json(report);
+  CHECK(j["task_bounds"]["pos"]["metric"] == "rank");
+  CHECK(j["task_bounds"]["topic"]["ST"] == 61.5);
+  CHECK(j["task_bounds"]["source"]["ST"].is_null());
+  CHECK(j["task_bounds"]["source"]["chance"] == 25.0);
+  CHECK_FALSE(results_json(sample_report()).contains("task_bounds"));  // none measured: the pinned shape
+  TempDir dir;
+  write_report(dir.path(), report);
+  CHECK_THAT(read_file(dir.file("seq_lora_R.svg")), Catch::Contains(">chance<") && Catch::Contains(">ST<"));
+  report.bounds.chance.pop_back();
+  require_error([&] { results_json(report); }, ErrorKind::value, {"task bounds hold 3 metrics, 2 chance levels and 3 ceilings for 3 tasks"});
+}

@@ -98,6 +98,15 @@ TEST_CASE("svg_line_chart draws a line per run of finite values and a marker on 
   for (const char* tick : {">0</text>", ">20</text>", ">100</text>"}) CHECK(count(svg, tick) == 1);
 }
 
+TEST_CASE("svg_line_chart takes its y axis from the caller (a loss curve)", "[metrics][svg]") {
+  const std::string svg = svg_line_chart({"500", "1000", "1500"}, {{"held out", {4.9, 4.5, 4.2}}}, "loss", "nats", ChartAxis{4.0, 5.0, 0.5});
+  check_well_formed(svg);
+  for (const char* tick : {">4.0</text>", ">4.5</text>", ">5.0</text>"}) CHECK(count(svg, tick) == 1);
+  CHECK(count(svg, ">20</text>") == 0);
+  require_error([] { svg_line_chart({"a"}, {{"s", {1}}}, "t", "y", ChartAxis{2, 1, 0.5}); }, ErrorKind::value,
+                {"svg_line_chart: the y axis needs lo < hi and step > 0"});
+}
+
 TEST_CASE("svg_line_chart rejects a series of the wrong length", "[metrics][svg]") {
   require_error([] { svg_line_chart({"a", "b"}, {{"pos", {1, 2, 3}}}, "t", "y"); },
                 ErrorKind::value, {"svg_line_chart", "series 'pos' has 3 values for 2 labels"});
