@@ -37,10 +37,6 @@ namespace {
 using namespace everlora;
 namespace fs = std::filesystem;
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 struct Recipe {
   Index steps = 6000, batch = 16, seq = 128, eval_every = 500, eval_windows = 64;
   double lr = 3e-3, min_lr_fraction = 0.1, weight_decay = 0.1;
@@ -69,7 +65,7 @@ void write_corpus(const std::string& dir) {
   info["leaks_dropped"] = corpus.leaks_dropped;
   write_file_atomically(dir + "/corpus.json", info.dump(2) + "\n");
   std::fprintf(stderr, "base_pretrain: wrote %s (%zu + %zu documents) in %.1f s\n", dir.c_str(), corpus.train.size(),
-               corpus.held_out.size(), seconds_since(start));
+               corpus.held_out.size(), bench::seconds_since(start));
 }
 
 /// The documents of `path` (one a line) as one id stream, each [BOS] text [EOS].
@@ -181,7 +177,7 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
     recent = step == 0 ? loss.item() : 0.98 * recent + 0.02 * loss.item();
     if ((step + 1) % r.eval_every == 0 || step + 1 == r.steps) {
       const double held = held_out_loss(model, held_out, r);
-      curve.push_back({{"step", step + 1}, {"train_loss", recent}, {"held_out_loss", held}, {"seconds", seconds_since(start)}});
+      curve.push_back({{"step", step + 1}, {"train_loss", recent}, {"held_out_loss", held}, {"seconds", bench::seconds_since(start)}});
       std::fprintf(stderr, "\nbase_pretrain: step %lld, train loss %.3f, held-out loss %.3f\n", static_cast<long long>(step + 1), recent, held);
     }
     char status[48];
@@ -202,11 +198,11 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
   info["corpus_tokens"] = stream.size();
   info["held_out_tokens"] = held_out.size();
   info["threads"] = num_threads();
-  info["seconds"] = seconds_since(start);
+  info["seconds"] = bench::seconds_since(start);
   info["curve"] = curve;
   write_file_atomically(out + "/pretraining.json", info.dump(2) + "\n");
   seal(out);
-  std::fprintf(stderr, "base_pretrain: wrote %s in %.0f s\n", out.c_str(), seconds_since(start));
+  std::fprintf(stderr, "base_pretrain: wrote %s in %.0f s\n", out.c_str(), bench::seconds_since(start));
 }
 
 }  // namespace

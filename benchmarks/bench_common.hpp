@@ -80,6 +80,11 @@ double median_seconds(F&& fn, int warmup, int repeats) {
   return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
 }
 
+/// Seconds from `start` until now.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 /// Peak resident set size of this process so far, in MB.
 inline double peak_rss_mb() {
   // VmHWM of /proc/self/status, which reset_peak_rss() can lower; getrusage where it is missing.

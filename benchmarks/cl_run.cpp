@@ -208,26 +208,6 @@ TaskBounds chance_levels(const Stream& stream, Index eval_limit) {
   return bounds;
 }
 
-template <class MakeWorkload>
-MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image);
-
-/// The single-task ceiling of every task: SeqLoRA on a stream of that task alone (a fresh expert,
-/// the same budget and settings), scored on it after training.
-std::vector<double> single_task_ceilings(const Stream& stream,
-                                         const std::function<std::unique_ptr<Workload<float>>(const Stream&)>& make_text_workload,
-                                         const Defaults& d, const Settings& s) {
-  Settings quiet = s;  // no reports, adapters or checkpoints of these runs
-  quiet.chief = false, quiet.checkpoint.clear(), quiet.resume = false, quiet.connectivity = 0;
-  std::vector<double> ceilings;
-  for (const Task& task : stream.tasks) {
-    if (s.chief) std::fprintf(stderr, "cl_run: single-task ceiling of %s\n", task.spec.name.c_str());
-    const Stream alone{stream.name, {task}};
-    const MethodRun run = run_method("seq_lora", [&] { return make_text_workload(alone); }, d, quiet, false);
-    ceilings.push_back(run.row.r.at(1, 0));
-  }
-  return ceilings;
-}
-
 /// Runs one method from a fresh copy of the base.
 template <class MakeWorkload>
 MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, const Defaults& d, const Settings& s, bool image) {
@@ -289,6 +269,23 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   strategy->end_scoring(*workload);
   if (bench::is_model_folder(s.base)) bench::save_method_adapters(workload->model(), s.out + "/" + method + "_peft", s.base, options.lora);
   return run;
+}
+
+/// The single-task ceiling of every task: SeqLoRA on a stream of that task alone (a fresh expert,
+/// the same budget and settings), scored on it after training.
+std::vector<double> single_task_ceilings(const Stream& stream,
+                                         const std::function<std::unique_ptr<Workload<float>>(const Stream&)>& make_text_workload,
+                                         const Defaults& d, const Settings& s) {
+  Settings quiet = s;  // no reports, adapters or checkpoints of these runs
+  quiet.chief = false, quiet.checkpoint.clear(), quiet.resume = false, quiet.connectivity = 0;
+  std::vector<double> ceilings;
+  for (const Task& task : stream.tasks) {
+    if (s.chief) std::fprintf(stderr, "cl_run: single-task ceiling of %s\n", task.spec.name.c_str());
+    const Stream alone{stream.name, {task}};
+    const MethodRun run = run_method("seq_lora", [&] { return make_text_workload(alone); }, d, quiet, false);
+    ceilings.push_back(run.row.r.at(1, 0));
+  }
+  return ceilings;
 }
 
 /// "layer,<task>,…" and one row per layer of `values` [layer][task].

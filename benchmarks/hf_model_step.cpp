@@ -51,10 +51,6 @@ DecoderConfig shape(const std::string& name) {
   return c;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,13 +81,13 @@ int main(int argc, char** argv) {
       DecoderLM<float> random(config);
       save_hf_model(random, dir);
       std::fprintf(stderr, "hf_model_step: wrote %s (%.1fM parameters, bfloat16) in %.1f s\n", dir.c_str(),
-                   static_cast<double>(random.num_parameters()) / 1e6, seconds_since(start));
+                   static_cast<double>(random.num_parameters()) / 1e6, bench::seconds_since(start));
     }
     release_cached_memory();
     bench::reset_peak_rss();
     auto start = std::chrono::steady_clock::now();
     auto model = load_hf_model<float>(dir, {bf16});
-    const double load_seconds = seconds_since(start), rss_loaded = bench::peak_rss_mb();
+    const double load_seconds = bench::seconds_since(start), rss_loaded = bench::peak_rss_mb();
 
     LoraConfig lora;
     lora.r = rank;
@@ -122,11 +118,11 @@ int main(int argc, char** argv) {
     greedy.max_new_tokens = 1;
     start = std::chrono::steady_clock::now();
     generate(*model, prompt, greedy, rng);  // the prompt's forward pass and one token
-    const double prefill = seconds_since(start);
+    const double prefill = bench::seconds_since(start);
     greedy.max_new_tokens = new_tokens;
     start = std::chrono::steady_clock::now();
     const auto out = generate(*model, prompt, greedy, rng);
-    const double decode = (seconds_since(start) - prefill) / static_cast<double>(std::max<std::size_t>(1, out.size() - 1));
+    const double decode = (bench::seconds_since(start) - prefill) / static_cast<double>(std::max<std::size_t>(1, out.size() - 1));
 
     bench::emit({{"bench", "hf_model_step"}, {"shape", name}, {"dtype", bf16 ? "bf16" : "f32"}, {"parameters", model->num_parameters()},
                  {"trainable", model->num_parameters(true)}, {"load_s", load_seconds}, {"rss_after_load_mb", rss_loaded},
