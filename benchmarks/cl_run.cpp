@@ -474,7 +474,7 @@ int main(int argc, char** argv) {
 
   if (list) {
     for (const auto& m : method_catalogue())
-      std::printf("%-10s %-13s %s\n", m.name.c_str(), m.available ? "available" : "not yet", m.summary.c_str());
+      std::printf("%-10s %-13s %s\n", m.name.c_str(), !m.available ? "not yet" : m.by_default ? "available" : "when named", m.summary.c_str());
     return 0;
   }
   if (s.demo && s.tasks == 0) s.tasks = 3;

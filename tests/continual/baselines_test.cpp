@@ -4,7 +4,9 @@
 // forget, SeqLoRA forgets and IncLoRA forgets less.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "everlora/continual.hpp"
 #include "support/gradcheck.hpp"
@@ -156,6 +158,23 @@ TEST_CASE("On a stream built to interfere, SeqLoRA forgets and IncLoRA forgets l
   INFO("SeqLoRA BWT " << seq.bwt << ", IncLoRA BWT " << inc.bwt);
   CHECK(seq.bwt < -20.0);
   CHECK(inc.bwt > seq.bwt + 20.0);
+}
+
+TEST_CASE("SeqFT trains every weight of the base and attaches no adapter", "[continual][baselines]") {
+  SyntheticWorkload<float> w(2, 64, 4, 3, 5);
+  std::map<std::string, std::vector<float>> start;
+  for (const auto& [path, p] : w.model().named_parameters()) start[path] = p.to_vector();
+  SeqFt<float> full(small_lora_options());
+  train_continual(w, full, quiet_trainer(10));
+  CHECK(adapted_layers(w.model()).empty());
+  CHECK(w.model().num_parameters(true) == w.model().num_parameters());
+  for (const auto& [path, p] : w.model().named_parameters()) {
+    INFO(path);
+    CHECK(p.to_vector() != start.at(path));  // every weight moved
+  }
+  const std::vector<std::string> by_default = available_methods();  // a reference row: run only when named
+  CHECK(std::find(by_default.begin(), by_default.end(), "seq_ft") == by_default.end());
+  CHECK(make_strategy<float>("seq_ft", small_lora_options())->name() == "seq_ft");
 }
 
 TEST_CASE("The registry builds every available method and names what it cannot", "[continual][registry]") {

@@ -77,3 +77,21 @@ TEST_CASE("gradcheck: a whole GPT through its cross-entropy loss", "[nn][gradche
       [&](const Inputs&) { return cross_entropy(model.forward(ids, 2, 3), targets); },
       model.parameters()));
 }
+
+TEST_CASE("forward_at: the logits of chosen positions, the same values and gradients as forward's", "[nn][gradcheck]") {
+  DecoderConfig config;  // a tied-embedding Llama: the head is the embedding table
+  config.vocab_size = 9, config.hidden_size = 8, config.intermediate_size = 12, config.num_hidden_layers = 1;
+  config.num_attention_heads = 2, config.num_key_value_heads = 1, config.head_dim = 4, config.max_position_embeddings = 8;
+  config.tie_word_embeddings = true;
+  DecoderLM<double> model(config);
+  Rng rng(6);
+  for (auto& p : model.parameters()) p.vec() += 0.3 * Tensor<double>::normal(p.shape(), rng, 0, 1).vec();
+  const std::vector<std::int32_t> ids = {1, 7, 3, 0, 2, 2}, rows = {1, 2, 5}, targets = {3, 8, 4};
+  const Tensor<double> all = model.forward(ids, 2, 3);
+  const Tensor<double> some = model.forward_at(ids, 2, 3, rows);
+  REQUIRE(some.shape() == Shape{3, 9});
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (Index v = 0; v < 9; ++v) CHECK(some[static_cast<Index>(r) * 9 + v] == Approx(all[rows[r] * 9 + v]).epsilon(1e-12));
+  EVERLORA_CHECK_GRADIENT(gradcheck([&](const Inputs&) { return cross_entropy(model.forward_at(ids, 2, 3, rows), targets); },
+                                    model.parameters()));
+}

@@ -1,5 +1,6 @@
 // everlora — method names to strategies (the names of BENCHMARKS.md, pinned):
 //   seq_lora, inc_lora, o_lora, ella, replay, mtl, am_lora, jump_lora, i_lora, sapt, moa
+// and the full fine-tuning reference seq_ft, which runs only when named.
 // A gate joins a strategy with '+' ("jump_lora+ella"), and so does I-LoRA ("i_lora+inc_lora").
 // make_strategy throws Error(config) for an unknown name (listing the known ones), for a pinned
 // method this build does not have yet, and for parts that do not compose.
@@ -21,6 +22,7 @@
 #include "everlora/continual/o_lora.hpp"
 #include "everlora/continual/replay.hpp"
 #include "everlora/continual/sapt.hpp"
+#include "everlora/continual/seq_ft.hpp"
 #include "everlora/continual/seq_lora.hpp"
 
 namespace everlora {
@@ -29,6 +31,7 @@ struct MethodInfo {
   std::string name;
   bool available;
   std::string summary;
+  bool by_default = true;  ///< run when no method is named (false: a reference row, run on request)
 };
 
 /// Every pinned method name, whether this build implements it, and one line on what it does.
@@ -45,15 +48,16 @@ inline const std::vector<MethodInfo>& method_catalogue() {
       {"i_lora", true, "fast LoRA + slow EMA copy, replay and hidden-state consistency (+inc_lora, +o_lora, +ella, +am_lora)"},
       {"sapt", true, "per-task LoRAs mixed per example by one shared attention, kept by attentive reflection"},
       {"moa", true, "per-domain LoRAs trained alone, then a supervised router picks the top-1 (or top-k)"},
+      {"seq_ft", true, "no adapter: every weight of the base fine-tuned through every task (reference)", false},
   };
   return methods;
 }
 
-/// The names of the methods this build implements.
+/// The methods a run without a method list runs: those this build implements, references aside.
 inline std::vector<std::string> available_methods() {
   std::vector<std::string> names;
   for (const auto& m : method_catalogue())
-    if (m.available) names.push_back(m.name);
+    if (m.available && m.by_default) names.push_back(m.name);
   return names;
 }
 
@@ -65,6 +69,7 @@ std::unique_ptr<Strategy<T>> make_strategy(const std::string& name, const Strate
   if (name == "ella") return std::make_unique<Ella<T>>(options);
   if (name == "replay") return std::make_unique<Replay<T>>(options);
   if (name == "mtl") return std::make_unique<Mtl<T>>(options);
+  if (name == "seq_ft") return std::make_unique<SeqFt<T>>(options);
   if (name == "am_lora") return std::make_unique<AmLora<T>>(options);
   if (name == "jump_lora" || name == "jump_lora+inc_lora")
     return std::make_unique<JumpLora<T>>(std::make_unique<IncLora<T>>(options), options, /*merge=*/true);

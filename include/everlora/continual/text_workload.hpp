@@ -32,8 +32,8 @@ namespace everlora {
 struct TextWorkloadOptions {
   Index max_len = 0;     ///< longest encoded example; 0: the model's context
   Index eval_limit = 0;  ///< score at most this many examples per split (the first ones); 0: all
-  Index eval_batch = 16; ///< sequences per forward pass when scoring next_byte tasks (fewer when
-                         ///< their logits would pass kEvalLogits values: large vocabularies)
+  Index eval_batch = 16; ///< sequences per forward pass when scoring next_byte and rank tasks (fewer
+                         ///< when their logits would pass kEvalLogits values: large vocabularies)
 };
 
 template <class T>
@@ -221,7 +221,8 @@ class TextWorkload : public Workload<T> {
     const Index rows = b.batch * b.seq;
     const RoutedForward<T> routed(this->router(), b.batch, [&] { return routing_input(batch, Split::train, this->routing_layer()); });
     std::vector<Tensor<T>> block_outputs;
-    Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq, nullptr, features ? &block_outputs : nullptr);
+    const ScoredRows scored = scored_rows(b);  // the head runs on the answers' positions alone
+    const Tensor<T> logits = model_->forward_at(b.ids, b.batch, b.seq, scored.rows, nullptr, features ? &block_outputs : nullptr);
     if (features) {
       Tensor<T> real = Tensor<T>::empty({rows, 1});  // 1 on the examples' tokens, 0 on padding
       features->rows = 0;
@@ -232,7 +233,7 @@ class TextWorkload : public Workload<T> {
       features->blocks.clear();
       for (const Tensor<T>& h : block_outputs) features->blocks.push_back(reshape(h, {rows, h.shape().last()}) * real);
     }
-    const Tensor<T> loss = cross_entropy(reshape(logits, {rows, logits.shape().last()}), b.targets);
+    const Tensor<T> loss = cross_entropy(logits, scored.targets);
     const double weight = this->shard_weight(BatchMean::loss_terms);
     return weight == 1.0 ? loss : loss * static_cast<T>(weight);
   }
@@ -262,14 +263,14 @@ class TextWorkload : public Workload<T> {
     const EvalMode<T> eval_mode(*model_);
     const std::size_t labels = spec.labels.size();
     std::vector<EncodedExample> encoded;  // example-major: every label of example 0, then of example 1, …
-    Index longest = 1;
+    Index longest_answer = 1;  // the logits held are those of the answers' positions
     for (const Example& ex : examples)
       for (const std::string& label : spec.labels) {
         encoded.push_back(encode_example({ex.instruction, ex.input, label}, spec, options_.max_len, codec_));
-        longest = std::max<Index>(longest, static_cast<Index>(encoded.back().ids.size()));
+        longest_answer = std::max<Index>(longest_answer, static_cast<Index>(encoded.back().ids.size()) - encoded.back().prompt_len);
       }
     const auto per_chunk = static_cast<std::size_t>(std::max<Index>(
-        1, std::min<Index>(options_.eval_batch, kEvalLogits / (longest * model_->vocab_size())) / static_cast<Index>(labels)));
+        1, std::min<Index>(options_.eval_batch, kEvalLogits / (longest_answer * model_->vocab_size())) / static_cast<Index>(labels)));
     ScoreTally tally{0, static_cast<double>(examples.size())};
     for (std::size_t first = 0; first < examples.size(); first += per_chunk) {
       const std::size_t last = std::min(examples.size(), first + per_chunk);
@@ -281,17 +282,16 @@ class TextWorkload : public Workload<T> {
         for (std::size_t i = first * labels; i < last * labels; ++i) prompts.push_back(routing_ids(examples[i / labels], spec));
         return prompts_routing_input(prompts, this->routing_layer());
       });
-      const Tensor<T> logits = model_->forward(b.ids, b.batch, b.seq);
+      const ScoredRows scored = scored_rows(b);
+      const Tensor<T> logits = model_->forward_at(b.ids, b.batch, b.seq, scored.rows);
       const Index vocab = logits.shape().last();
       std::vector<double> loglik(static_cast<std::size_t>(b.batch), 0.0);
-      for (Index row = 0; row < b.batch * b.seq; ++row) {
-        const std::int32_t target = b.targets[static_cast<std::size_t>(row)];
-        if (target == kIgnoreIndex) continue;
-        const T* z = logits.data() + row * vocab;
+      for (std::size_t i = 0; i < scored.rows.size(); ++i) {
+        const T* z = logits.data() + static_cast<Index>(i) * vocab;
         const double top = static_cast<double>(*std::max_element(z, z + vocab));
         double sum = 0;
         for (Index v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(z[v]) - top);
-        loglik[static_cast<std::size_t>(row / b.seq)] += static_cast<double>(z[target]) - top - std::log(sum);
+        loglik[static_cast<std::size_t>(scored.rows[i] / b.seq)] += static_cast<double>(z[scored.targets[i]]) - top - std::log(sum);
       }
       for (std::size_t e = first; e < last; ++e) {
         const auto* scores = loglik.data() + (e - first) * labels;

@@ -180,6 +180,22 @@ inline TokenBatch make_token_batch(const std::vector<const EncodedExample*>& exa
   return out;
 }
 
+/// The positions of a TokenBatch that have a target (the answers' tokens, as indices into the
+/// batch·seq positions, in order) and those targets: all a loss or a label's likelihood reads.
+struct ScoredRows {
+  std::vector<std::int32_t> rows, targets;
+};
+
+inline ScoredRows scored_rows(const TokenBatch& batch) {
+  ScoredRows out;
+  for (std::size_t at = 0; at < batch.targets.size(); ++at)
+    if (batch.targets[at] != kNoTarget) {
+      out.rows.push_back(static_cast<std::int32_t>(at));
+      out.targets.push_back(batch.targets[at]);
+    }
+  return out;
+}
+
 /// `s` without leading and trailing ASCII whitespace, with A–Z lower-cased (bytes ≥ 0x80 and the
 /// locale are left alone).
 inline std::string normalise_answer(std::string s) {

@@ -67,8 +67,8 @@ class DecoderLM : public CausalLM<T> {
   const char* type_name() const override { return "DecoderLM"; }
   const DecoderConfig& config() const { return config_; }
 
-  Tensor<T> forward(const std::vector<std::int32_t>& ids, Index batch, Index length, KvCache<T>* cache = nullptr,
-                    std::vector<Tensor<T>>* block_outputs = nullptr) override {
+  Tensor<T> hidden_states(const std::vector<std::int32_t>& ids, Index batch, Index length, KvCache<T>* cache = nullptr,
+                          std::vector<Tensor<T>>* block_outputs = nullptr) override {
     const Index start = cache ? cache->length : 0;
     if (batch < 1 || length < 1 || static_cast<Index>(ids.size()) != batch * length)
       throw Error(ErrorKind::shape, "DecoderLM::forward: " + std::to_string(ids.size()) + " ids do not form [B, T] = [" +
@@ -93,8 +93,10 @@ class DecoderLM : public CausalLM<T> {
       if (block_outputs) block_outputs->push_back(x);
     }
     if (cache) cache->length += length;
-    const Tensor<T> h = body_->final_norm(x);
-    return lm_head_ ? lm_head_->forward(h) : matmul_nt(h, body_->embed().weight());
+    return body_->final_norm(x);
+  }
+  Tensor<T> head(const Tensor<T>& hidden) override {
+    return lm_head_ ? lm_head_->forward(hidden) : matmul_nt(hidden, body_->embed().weight());
   }
 
   Index context() const override { return config_.max_position_embeddings; }

@@ -70,11 +70,11 @@ std::vector<std::int32_t> generate(CausalLM<T>& model, const std::vector<std::in
   NoGrad no_graph;
   const EvalMode<T> eval_mode(model);  // back to the caller's mode, even if an exception leaves early
   KvCache<T> cache;
-  Tensor<T> logits = model.forward(prompt, 1, static_cast<Index>(prompt.size()), &cache);
+  const auto length = static_cast<Index>(prompt.size());
+  Tensor<T> logits = model.forward_at(prompt, 1, length, {static_cast<std::int32_t>(length - 1)}, &cache);  // the last position's
   std::vector<std::int32_t> out;
   while (static_cast<Index>(out.size()) < options.max_new_tokens) {
-    const Index rows = logits.shape().rows();
-    const std::int32_t next = detail::pick_next(logits.data() + (rows - 1) * vocab, vocab, options, rng);
+    const std::int32_t next = detail::pick_next(logits.data(), vocab, options, rng);
     if (next == options.stop_id) break;
     out.push_back(next);
     if (cache.length >= context) break;

@@ -64,11 +64,9 @@ class GPT : public CausalLM<T> {
   const char* type_name() const override { return "GPT"; }
   const GPTConfig& config() const { return config_; }
 
-  /// ids (B·T values, row-major [B, T]) → logits [B, T, V]. With a cache, ids are the next T
-  /// positions after cache->length, which advances by T. `block_outputs`, if given, receives the
-  /// hidden state after each block ([B, T, C] each).
-  Tensor<T> forward(const std::vector<std::int32_t>& ids, Index batch, Index length,
-                    KvCache<T>* cache = nullptr, std::vector<Tensor<T>>* block_outputs = nullptr) override {
+  /// ids (B·T values, row-major [B, T]) → the final hidden states [B, T, C] (forward: the logits).
+  Tensor<T> hidden_states(const std::vector<std::int32_t>& ids, Index batch, Index length,
+                          KvCache<T>* cache = nullptr, std::vector<Tensor<T>>* block_outputs = nullptr) override {
     const Index start = cache ? cache->length : 0;
     if (batch < 1 || length < 1 || static_cast<Index>(ids.size()) != batch * length)
       throw Error(ErrorKind::shape, "GPT::forward: " + std::to_string(ids.size()) +
@@ -89,8 +87,9 @@ class GPT : public CausalLM<T> {
       if (block_outputs) block_outputs->push_back(x);
     }
     if (cache) cache->length += length;
-    return head_->forward(ln_f_->forward(x));
+    return ln_f_->forward(x);
   }
+  Tensor<T> head(const Tensor<T>& hidden) override { return head_->forward(hidden); }
 
   Index context() const override { return config_.context; }
   Index vocab_size() const override { return config_.vocab_size; }
