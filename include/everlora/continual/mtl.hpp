@@ -1,7 +1,8 @@
 // everlora — MTL, the upper bound (METHODS.md, baselines): one expert trained on the union of the
 // tasks. To fill the same R matrix as the other methods it is run cumulatively: at task t it trains
-// on the union of tasks 1..t with the same step budget, so its last row is the multi-task model on
-// every task (our decision, docs/methods/baselines.md).
+// on the union of tasks 1..t with the union's budget (t times a task's steps, as a joint run gives
+// each task its own passes), so its last row is the multi-task model on every task (our decision,
+// docs/methods/baselines.md).
 #ifndef EVERLORA_CONTINUAL_MTL_HPP
 #define EVERLORA_CONTINUAL_MTL_HPP
 

@@ -39,7 +39,7 @@
 namespace everlora {
 
 struct TrainerOptions {
-  Index steps_per_task = 0;  ///< > 0: exactly this many steps per task; 0: `epochs` passes
+  Index steps_per_task = 0;  ///< > 0: this many steps per task trained on (MTL's union of t: t times as many); 0: `epochs` passes
   Index epochs = 1;          ///< passes over the task's training examples when steps_per_task = 0
   Index batch_size = 8;
   double lr = 1e-3;
@@ -336,10 +336,12 @@ ContinualResult train_continual(Workload<T>& workload, Strategy<T>& strategy, co
   for (Index t = resume_at.task; t < tasks; ++t) {
     strategy.before_task(workload, t);
     std::vector<ExampleRef> pool;
-    for (Index task : strategy.training_tasks(t))
+    const std::vector<Index> training_tasks = strategy.training_tasks(t);
+    for (Index task : training_tasks)
       for (Index i = 0; i < workload.train_size(task); ++i) pool.push_back({task, i});
+    // The budget is per task trained on, in steps as in epochs: a union of t tasks gets t budgets.
     const Index steps = options.steps_per_task > 0
-                            ? options.steps_per_task
+                            ? options.steps_per_task * static_cast<Index>(training_tasks.size())
                             : options.epochs * ((static_cast<Index>(pool.size()) + options.batch_size - 1) / options.batch_size);
     detail::BatchCycler batches(std::move(pool), options.batch_size, options.seed + static_cast<std::uint64_t>(t));
     strategy.before_steps(workload, t, steps);
