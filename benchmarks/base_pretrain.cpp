@@ -6,8 +6,10 @@
 //       and DIR/corpus.json (bytes by source, documents, leaks dropped)
 //   base_pretrain train --corpus DIR --tokenizer TOKDIR --out MODEL_DIR [--steps N] [--batch B]
 //       [--seq T] [--lr LR] [--hidden H] [--layers L] [--heads A] [--kv-heads K] [--ffn F]
-//       [--seed S] [--threads N]
-//       pretrains a Llama-architecture DecoderLM from scratch on next-token prediction over random
+//       [--seed S] [--threads N] [--init MODEL_DIR]
+//       pretrains a Llama-architecture DecoderLM from scratch (or, with --init, goes on from the
+//       weights and architecture of a model folder such as the bundled base, with a fresh schedule,
+//       its recipe, curve and fingerprint kept as the history) on next-token prediction over random
 //       windows of the tokenized corpus (each document [BOS] text [EOS]), AdamW with warm-up and
 //       cosine decay, gradient clipping at 1; measures the held-out loss on fixed windows every
 //       --eval-every steps and at the end; writes MODEL_DIR as a Hugging Face folder (config.json,
@@ -18,7 +20,7 @@
 //       (DIR/pretraining.svg)
 //   base_pretrain --quick
 //       the smoke test: the corpus, then two steps of a tiny model on its held-out part with the
-//       shipped base's tokenizer
+//       shipped base's tokenizer, then two more steps going on from it (--init)
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -43,6 +45,7 @@ struct Recipe {
   Index hidden = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 688;
   std::uint64_t seed = 1;
   std::string train_file = "corpus.txt";  ///< of the corpus folder (--quick: held_out.txt)
+  std::string init;                       ///< a model folder to go on from ("": random weights)
 };
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -146,13 +149,39 @@ void seal(const std::string& dir) {
                                                                  "loss (nats per token)", axis));
 }
 
+/// What a model folder's pretraining was, for a run that goes on from it: the recipe, the
+/// fingerprint of its weights and its loss curve (empty when it has no pretraining.json).
+nlohmann::ordered_json earlier_pretraining(const std::string& dir, const DecoderLM<float>& model) {
+  nlohmann::ordered_json history;
+  history["from"] = dir;
+  history["fingerprint"] = model_fingerprint(model);
+  const std::string path = dir + "/pretraining.json";
+  if (!fs::exists(path)) return history;
+  const auto info = nlohmann::ordered_json::parse(read_file(path), nullptr, false);
+  if (info.is_discarded() || !info.contains("curve") || !info["curve"].is_array())
+    throw Error(ErrorKind::format, path + ": not a pretraining record (no \"curve\" array)");
+  for (const char* key : {"recipe", "seconds", "curve"})
+    if (info.contains(key)) history[key] = info[key];
+  if (info.contains("init")) history["init"] = info["init"];  // and what it went on from
+  return history;
+}
+
 void train(const std::string& corpus_dir, const std::string& tokenizer_dir, const std::string& out, const Recipe& r) {
   const auto start = std::chrono::steady_clock::now();
   const Tokenizer tokenizer = Tokenizer::from_folder(tokenizer_dir);
   const std::vector<std::int32_t> stream = token_stream(tokenizer, corpus_dir + "/" + r.train_file);
   const std::vector<std::int32_t> held_out = token_stream(tokenizer, corpus_dir + "/held_out.txt");
-  const DecoderConfig config = model_config(r, tokenizer.vocab_size());
-  DecoderLM<float> model(config);
+  const std::shared_ptr<DecoderLM<float>> loaded =
+      r.init.empty() ? std::make_shared<DecoderLM<float>>(model_config(r, tokenizer.vocab_size())) : load_hf_model<float>(r.init);
+  DecoderLM<float>& model = *loaded;
+  const DecoderConfig& config = model.config();
+  if (config.vocab_size != tokenizer.vocab_size())
+    throw Error(ErrorKind::config, "--init " + r.init + ": its vocabulary has " + std::to_string(config.vocab_size) + " ids, the tokenizer " +
+                                       tokenizer_dir + " " + std::to_string(tokenizer.vocab_size()));
+  const nlohmann::ordered_json history = r.init.empty() ? nlohmann::ordered_json() : earlier_pretraining(r.init, model);
+  // The curve goes on from the earlier one: its steps are counted from the last step before.
+  nlohmann::ordered_json curve = history.contains("curve") ? history["curve"] : nlohmann::ordered_json::array();
+  const long long first_step = curve.empty() ? 0 : curve.back().at("step").get<long long>();
   std::fprintf(stderr, "base_pretrain: %.2fM parameters, %zu training tokens, %zu held out; %lld steps of %lld x %lld tokens\n",
                static_cast<double>(model.num_parameters()) / 1e6, stream.size(), held_out.size(), static_cast<long long>(r.steps),
                static_cast<long long>(r.batch), static_cast<long long>(r.seq));
@@ -162,7 +191,6 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
   AdamW<float> optimizer(model.named_parameters(), adam);
   const WarmupCosine schedule{r.lr, std::max<long>(1, static_cast<long>(r.steps) / 25), static_cast<long>(r.steps), r.lr * r.min_lr_fraction};
   Rng rng(r.seed + 1);
-  nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   Progress bar(r.steps, "pretrain base");
   std::vector<std::int32_t> inputs, targets;
   double recent = 0;
@@ -177,8 +205,9 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
     recent = step == 0 ? loss.item() : 0.98 * recent + 0.02 * loss.item();
     if ((step + 1) % r.eval_every == 0 || step + 1 == r.steps) {
       const double held = held_out_loss(model, held_out, r);
-      curve.push_back({{"step", step + 1}, {"train_loss", recent}, {"held_out_loss", held}, {"seconds", bench::seconds_since(start)}});
-      std::fprintf(stderr, "\nbase_pretrain: step %lld, train loss %.3f, held-out loss %.3f\n", static_cast<long long>(step + 1), recent, held);
+      const long long at = first_step + static_cast<long long>(step) + 1;
+      curve.push_back({{"step", at}, {"train_loss", recent}, {"held_out_loss", held}, {"seconds", bench::seconds_since(start)}});
+      std::fprintf(stderr, "\nbase_pretrain: step %lld, train loss %.3f, held-out loss %.3f\n", at, recent, held);
     }
     char status[48];
     std::snprintf(status, sizeof status, "loss %.3f", recent);
@@ -193,6 +222,7 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
   nlohmann::ordered_json info;
   info["recipe"] = {{"steps", r.steps}, {"batch", r.batch}, {"seq", r.seq}, {"lr", r.lr}, {"min_lr_fraction", r.min_lr_fraction},
                     {"weight_decay", r.weight_decay}, {"adam_beta2", 0.95}, {"clip", 1.0}, {"seed", r.seed}};
+  if (!history.is_null()) info["init"] = history;
   info["parameters"] = model.num_parameters();
   info["training_tokens_seen"] = r.steps * r.batch * r.seq;
   info["corpus_tokens"] = stream.size();
@@ -203,6 +233,20 @@ void train(const std::string& corpus_dir, const std::string& tokenizer_dir, cons
   write_file_atomically(out + "/pretraining.json", info.dump(2) + "\n");
   seal(out);
   std::fprintf(stderr, "base_pretrain: wrote %s in %.0f s\n", out.c_str(), bench::seconds_since(start));
+}
+
+/// --quick's check of --init: two more steps from the model just written continue its curve and
+/// record what they went on from.
+void check_going_on(const std::string& corpus_dir, const std::string& tokenizer_dir, const std::string& first, Recipe r) {
+  r.init = first;
+  const std::string second = first + "_continued";
+  train(corpus_dir, tokenizer_dir, second, r);
+  const auto before = nlohmann::ordered_json::parse(read_file(first + "/pretraining.json"));
+  const auto after = nlohmann::ordered_json::parse(read_file(second + "/pretraining.json"));
+  const bool continued = after.at("curve").size() == 2 * before.at("curve").size() &&
+                         after.at("curve").back().at("step").get<long long>() == 2 * r.steps &&
+                         after.at("init").at("fingerprint") == before.at("fingerprint");
+  if (!continued) throw Error(ErrorKind::value, second + "/pretraining.json does not go on from " + first);
 }
 
 }  // namespace
@@ -231,6 +275,7 @@ int main(int argc, char** argv) {
   pretrain->add_option("--eval-every", r.eval_every, "steps between held-out evaluations")->capture_default_str();
   pretrain->add_option("--seed", r.seed, "initialisation and batch order")->capture_default_str();
   pretrain->add_option("--threads", threads, "threads (default: all cores)");
+  pretrain->add_option("--init", r.init, "go on from this model folder's weights and architecture (the architecture options are then unused)");
   std::string seal_dir;
   auto* sealing = app.add_subcommand("seal", "record a model folder's fingerprint in its pretraining.json");
   sealing->add_option("--model", seal_dir, "model folder")->required();
@@ -252,6 +297,7 @@ int main(int argc, char** argv) {
   try {
     if (quick || *corpus) write_corpus(corpus_out);
     if (quick || *pretrain) train(corpus_dir, tokenizer_dir, model_out, r);
+    if (quick) check_going_on(corpus_dir, tokenizer_dir, model_out, r);
     if (*sealing) seal(seal_dir);
   } catch (const Error& e) {
     std::fprintf(stderr, "base_pretrain: %s\n", e.what());

@@ -44,7 +44,7 @@ struct Settings {
   bool ceiling = true;     ///< measure each task's single-task ceiling ST (text benchmarks)
   std::string cache = bench::default_cache_dir();
   Index steps = 0, epochs = 0, batch = 16, rank = 8, eval_limit = 0, tasks = 0;
-  double lr = 0, alpha = 16;
+  double lr = 0, alpha = 16, lora_dropout = 0;
   bool quick = false, demo = false, sapt_standardize = false;
   // AM-LoRA
   std::string gate_fn = "sigmoid";
@@ -217,6 +217,7 @@ MethodRun run_method(const std::string& method, MakeWorkload&& make_workload, co
   StrategyOptions options;
   options.lora.r = s.rank;
   options.lora.alpha = s.alpha;
+  options.lora.dropout = s.lora_dropout;
   options.lora.target_modules = d.targets;
   options.lora.seed = s.seed;
   options.seed = s.seed;
@@ -423,6 +424,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", s.lr, "peak learning rate (default: the benchmark's)");
   app.add_option("--rank", s.rank, "LoRA rank r")->capture_default_str();
   app.add_option("--alpha", s.alpha, "LoRA alpha")->capture_default_str();
+  app.add_option("--lora-dropout", s.lora_dropout, "dropout on the LoRA adapters' input while training (PEFT's lora_dropout)")->capture_default_str();
   app.add_option("--tasks", s.tasks, "run only the first N tasks of the stream (0: all; --demo: 3)")->capture_default_str();
   app.add_option("--eval-limit", s.eval_limit, "score at most this many examples per task (0: all)")->capture_default_str();
   app.add_option("--gate-fn", s.gate_fn, "AM-LoRA's gate function: sigmoid, softmax or sparsemax")->capture_default_str();

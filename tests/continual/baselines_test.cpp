@@ -125,13 +125,21 @@ TEST_CASE("ELLA's penalty equals the hand-computed masked Frobenius norm", "[con
                                                    {bank[1].a(), bank[1].b()}));
 }
 
-TEST_CASE("MTL trains task t on the union of tasks 1 to t", "[continual][baselines]") {
+TEST_CASE("MTL trains task t on the union of tasks 1 to t, for t tasks' steps", "[continual][baselines]") {
   SyntheticWorkload<float> w(3, 32, 4, 3, 5);
   Mtl<float> mtl(small_lora_options());
   CHECK(mtl.training_tasks(2) == std::vector<Index>{0, 1, 2});
-  train_continual(w, mtl, quiet_trainer(12));
+  const ContinualResult result = train_continual(w, mtl, quiet_trainer(12));
+  CHECK(result.steps == 12 * (1 + 2 + 3));  // the union of t tasks gets t budgets
   CHECK(w.seen_tasks == std::set<Index>{0, 1, 2});
   CHECK(the_layer(w.model()).experts().size() == 1);
+  // Every union starts from a fresh expert: B = 0 again, not the trained one.
+  const auto trained_b = the_layer(w.model()).experts()[0].b().to_vector();
+  CHECK(std::any_of(trained_b.begin(), trained_b.end(), [](double v) { return v != 0.0; }));
+  mtl.before_task(w, 2);
+  REQUIRE(the_layer(w.model()).experts().size() == 1);
+  const auto fresh_b = the_layer(w.model()).experts()[0].b().to_vector();
+  CHECK(std::all_of(fresh_b.begin(), fresh_b.end(), [](double v) { return v == 0.0; }));
 }
 
 TEST_CASE("Replay mixes stored examples of earlier tasks into later ones", "[continual][baselines]") {
