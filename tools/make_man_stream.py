@@ -32,8 +32,8 @@ SNIPPETS_PER_PAGE = 3  # a page gives at most this many paragraphs, so no page d
 
 
 def debian_owned(man_root):
-    """Paths of man pages listed by an installed Debian package (google-cloud-cli's are not Debian's)."""
-    owned, owner = set(), {}
+    """{man page path: the installed Debian package listing it} (google-cloud-cli's are not Debian's)."""
+    owner = {}
     info = "/var/lib/dpkg/info"
     for name in os.listdir(info):
         if not name.endswith(".list") or name.startswith("google-cloud"):
@@ -43,9 +43,8 @@ def debian_owned(man_root):
             for line in f:
                 path = line.rstrip("\n")
                 if path.startswith(man_root + "/"):
-                    owned.add(path)
                     owner[path] = package
-    return owned, owner
+    return owner
 
 
 def page_text(path):
@@ -104,18 +103,12 @@ def cut(text):
     return data.decode("utf-8", errors="ignore").strip()
 
 
-def split_pages(pages, rng):
-    """Shuffles pages and deals them to test, dev and train so each split gets its share of snippets."""
-    pages = sorted(pages)
-    rng.shuffle(pages)
-    return pages
-
-
 def take_examples(label_pages, rng):
     """{label: [page paths]} -> {split: [(text, label)]}, pages never shared between splits."""
     out = {split: [] for split in PER_LABEL}
     for label, pages in sorted(label_pages.items()):
-        pages = split_pages(pages, rng)
+        pages = sorted(pages)
+        rng.shuffle(pages)
         cursor = 0
         for split in ("test", "dev", "train"):
             need, got = PER_LABEL[split], []
@@ -153,14 +146,14 @@ def main():
     parser.add_argument("--man", default="/usr/share/man")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    owned, owner = debian_owned(args.man)
+    owner = debian_owned(args.man)
 
     def pages(folder, keep=lambda path: True):
         full = os.path.join(args.man, folder)
         if not os.path.isdir(full):
             return []
         return [os.path.join(full, f) for f in os.listdir(full)
-                if os.path.join(full, f) in owned and keep(os.path.join(full, f))]
+                if os.path.join(full, f) in owner and keep(os.path.join(full, f))]
 
     plain3 = lambda path: re.search(r"\.3\.gz$", path) is not None
     tasks = [
