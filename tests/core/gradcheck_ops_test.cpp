@@ -78,6 +78,8 @@ TEST_CASE("gradcheck: activations and elementwise functions", "[core][gradcheck]
   auto positive = random_input({3, 5}, rng, 0.5, 2.0);
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return gelu(in[0]); }, {x}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return silu(in[0]); }, {x}));
+  auto up = random_input({3, 5}, rng, -2.0, 2.0);
+  EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return swiglu(in[0], in[1]); }, {x, up}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return tanh(in[0]); }, {x}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return sigmoid(in[0]); }, {x}));
   EVERLORA_CHECK_GRADIENT(gradcheck([](const Inputs& in) { return exp(in[0]); }, {x}));

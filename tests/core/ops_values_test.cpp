@@ -67,6 +67,24 @@ TEMPLATE_TEST_CASE("softmax and cross-entropy stay finite for huge logits", "[co
   CHECK(cross_entropy(z, {1}).item() == Approx(1000.0));
 }
 
+TEMPLATE_TEST_CASE("silu and the fused swiglu equal their formulas and stay finite far out", "[core][ops]", float, double) {
+  using T = TestType;
+  // Far out σ underflows or saturates: silu(−100) is −0 (not NaN), silu(100) is 100.
+  auto gate = Tensor<T>::from_vector({2, 3}, {-100, -2, -0.5, 0, 1.5, 100}).requires_grad_();
+  auto up = Tensor<T>::from_vector({2, 3}, {3, -1, 2, 5, 0.5, -2}).requires_grad_();
+  const auto y = swiglu(gate, up).to_vector();
+  const auto s = silu(gate).to_vector();
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const double g = static_cast<double>(gate.to_vector()[i]);
+    const double expected_silu = g / (1 + std::exp(-g));
+    CHECK(static_cast<double>(s[i]) == Approx(expected_silu).margin(1e-6));
+    CHECK(static_cast<double>(y[i]) == Approx(expected_silu * static_cast<double>(up.to_vector()[i])).margin(1e-5));
+  }
+  sum(swiglu(gate, up)).backward();
+  for (const T v : gate.grad().to_vector()) CHECK(std::isfinite(static_cast<double>(v)));
+  CHECK_THROWS_WITH(swiglu(gate, Tensor<T>::zeros({3, 2})), Catch::Contains("swiglu: gate [2, 3] and up [3, 2] differ"));
+}
+
 TEMPLATE_TEST_CASE("sparsemax projects rows onto the simplex with exact zeros", "[core][ops]", float, double) {
   using T = TestType;
   // {1, 0.5, -1}: τ = 0.25 → {0.75, 0.25, 0}; {3, 0, 0}: one-hot; equal scores: uniform.

@@ -118,7 +118,7 @@ class DecoderMLP : public Module<T> {
   const char* type_name() const override { return "DecoderMLP"; }
   Tensor<T> forward(const Tensor<T>& x) {
     if (!gate_) return down_->forward(gelu(up_->forward(x)));
-    return down_->forward(silu(gate_->forward(x)) * up_->forward(x));
+    return down_->forward(swiglu(gate_->forward(x), up_->forward(x)));
   }
 
  private:

@@ -1,5 +1,6 @@
 // everlora — elementwise nonlinearities with autograd: relu, gelu (GPT-2's tanh form), silu,
-// tanh, sigmoid, exp, log, sqrt, abs, pow. Each is one forward formula and its derivative.
+// swiglu (silu(gate) ⊙ up, fused), tanh, sigmoid, exp, log, sqrt, abs, pow. Each is one forward
+// formula and its derivative.
 #ifndef EVERLORA_CORE_OPS_ACTIVATIONS_HPP
 #define EVERLORA_CORE_OPS_ACTIVATIONS_HPP
 
@@ -57,14 +58,56 @@ Tensor<T> gelu(const Tensor<T>& x) {
   return y;
 }
 
-/// SiLU (swish): x·σ(x).
+/// SiLU (swish): x·σ(x), vectorised with Eigen's exp; dy/dx = σ(x)·(1 + x·(1 − σ(x))).
 template <class T>
 Tensor<T> silu(const Tensor<T>& x) {
-  return detail::unary_op(x, "silu", [](T v) { return v * detail::sigmoid_value(v); },
-                          [](T v, T) {
-                            const T s = detail::sigmoid_value(v);
-                            return s * (T(1) + v * (T(1) - s));
-                          });
+  const Index n = x.numel();
+  Tensor<T> y = Tensor<T>::empty(x.shape());
+  parallel_for(n, 8192, [&](Index i0, Index i1) {
+    auto v = detail::ConstVecMap<T>(x.data() + i0, i1 - i0).array();
+    detail::VecMap<T>(y.data() + i0, i1 - i0).array() = v / (T(1) + (-v).exp());
+  });
+  if (detail::needs_grad(x))
+    detail::record(y, "silu", {x}, [x, n](const T* dy) {
+      T* gx = detail::grad_ptr(x);
+      parallel_for(n, 8192, [&](Index i0, Index i1) {
+        auto v = detail::ConstVecMap<T>(x.data() + i0, i1 - i0).array();
+        const auto s = (T(1) + (-v).exp()).inverse().eval();
+        detail::VecMap<T>(gx + i0, i1 - i0).array() +=
+            detail::ConstVecMap<T>(dy + i0, i1 - i0).array() * s * (T(1) + v * (T(1) - s));
+      });
+    });
+  return y;
+}
+
+/// SwiGLU's gating (Shazeer 2020, the MLP of Llama-family blocks): silu(gate) ⊙ up in one pass,
+/// with no silu(gate) tensor kept. d/dgate = dy·up·σ(g)·(1 + g·(1 − σ(g))), d/dup = dy·silu(g).
+template <class T>
+Tensor<T> swiglu(const Tensor<T>& gate, const Tensor<T>& up) {
+  if (gate.shape() != up.shape())
+    throw Error(ErrorKind::shape, "swiglu: gate " + gate.shape().str() + " and up " + up.shape().str() + " differ");
+  const Index n = gate.numel();
+  Tensor<T> y = Tensor<T>::empty(gate.shape());
+  parallel_for(n, 8192, [&](Index i0, Index i1) {
+    auto g = detail::ConstVecMap<T>(gate.data() + i0, i1 - i0).array();
+    auto u = detail::ConstVecMap<T>(up.data() + i0, i1 - i0).array();
+    detail::VecMap<T>(y.data() + i0, i1 - i0).array() = g * u / (T(1) + (-g).exp());
+  });
+  if (detail::needs_grad(gate, up))
+    detail::record(y, "swiglu", {gate, up}, [gate, up, n](const T* dy) {
+      T* g_gate = detail::grad_ptr(gate);
+      T* g_up = detail::grad_ptr(up);
+      parallel_for(n, 8192, [&](Index i0, Index i1) {
+        auto g = detail::ConstVecMap<T>(gate.data() + i0, i1 - i0).array();
+        auto d = detail::ConstVecMap<T>(dy + i0, i1 - i0).array();
+        const auto s = (T(1) + (-g).exp()).inverse().eval();
+        if (g_gate)
+          detail::VecMap<T>(g_gate + i0, i1 - i0).array() +=
+              d * detail::ConstVecMap<T>(up.data() + i0, i1 - i0).array() * s * (T(1) + g * (T(1) - s));
+        if (g_up) detail::VecMap<T>(g_up + i0, i1 - i0).array() += d * g * s;
+      });
+    });
+  return y;
 }
 
 template <class T>
