@@ -412,7 +412,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed of the batch order, the adapters' initialisation and the methods' sampling (the bundled benchmarks and bases are built once, with seeds of their own)")->capture_default_str();
   app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
   app.add_option("--base", s.base, "base model instead of the cached default: a GPT checkpoint (.safetensors) or a Hugging Face model folder (config.json, model.safetensors, tokenizer.json; llama, mistral, qwen2, qwen3, gpt2)");
-  app.add_flag("--bf16-base", s.bf16_base, "hold a model folder's frozen base in bfloat16 (half its memory; LoRA stays float)");
+  app.add_flag("--bf16-base", s.bf16_base, "hold a model folder's frozen base in bfloat16 (half its memory; LoRA stays float) and run its products on the CPU's bf16 instructions where it has them");
   app.add_option("--metric", s.metric, "score every classification task by exact_match (greedy output) or rank (most likely label); default: the stream's");
   app.add_flag("!--no-st", s.ceiling, "skip the single-task ceilings ST (one fresh expert per task, trained on it alone)");
   app.add_option("--tokenizer", s.tokenizer, "folder of tokenizer.json for a model folder --base (default: the model folder)");
@@ -532,6 +532,7 @@ int main(int argc, char** argv) {
         const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
         options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
         const HfLoadOptions load{s.bf16_base};
+        if (s.bf16_base && s.chief) std::fprintf(stderr, "base held in bf16; its products: %s\n", bf16_products_backend().c_str());
         make_text_workload = [=](const Stream& tasks) {
           return std::make_unique<TextWorkload<float>>(load_hf_model<float>(base, load), tasks, options, codec);
         };
@@ -584,7 +585,7 @@ int main(int argc, char** argv) {
                    {"AA", r.metrics.aa}, {"BWT", r.metrics.bwt}, {"FWT", r.metrics.fwt}, {"FRa", r.metrics.fra},
                    {"LA", r.metrics.la}, {"train_seconds", r.train_seconds}, {"peak_rss_mb", r.peak_rss_mb},
                    {"threads", num_threads()}, {"processes", processes}, {"steps", run.steps}, {"R", r.r.rows()},
-                   {"final_loss", run.final_loss},
+                   {"final_loss", run.final_loss}, {"base_products", s.bf16_base ? bf16_products_backend() : "f32"},
                    {"allreduce_bytes_per_step", run.steps > 0 ? static_cast<double>(run.step_bytes) / static_cast<double>(run.steps) : 0.0}});
     }
     if (!s.chief) return 0;

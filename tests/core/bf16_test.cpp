@@ -99,6 +99,7 @@ TEST_CASE("bf16: products with a bf16 B equal float products on its rounded valu
 }
 
 TEST_CASE("bf16: matmul_nt and embedding read a bf16 weight, and the input's gradient matches the float one", "[core][bf16]") {
+  const Bf16ProductsScope exact(Bf16Products::exact);
   Rng rng(9);
   Tensor<float> w = Tensor<float>::normal({6, 4}, rng, 0, 1);
   const Tensor<float> w_rounded = rounded_copy(w);
@@ -115,4 +116,28 @@ TEST_CASE("bf16: matmul_nt and embedding read a bf16 weight, and the input's gra
     CHECK(rows[d] == w_rounded[5 * 4 + d]);
     CHECK(rows[4 + d] == w_rounded[d]);
   }
+}
+
+TEST_CASE("bf16: fast products round the input to bf16 and sum in float, forward and backward", "[core][bf16]") {
+  // On a CPU with bf16 instructions (and oneDNN) the fast products are the float products of the
+  // inputs rounded to bf16; elsewhere they are the exact ones. Either way this reference holds to
+  // the float sums' rounding, in both layouts a linear layer uses (x·Wᵀ forward, dy·W backward)
+  // and when the backward accumulates into a gradient (x feeds two products).
+  const Bf16ProductsScope fast(Bf16Products::fast);
+  const bool on_bf16_units = bf16_products_backend() != "f32";
+  Rng rng(11);
+  const Index rows = 37, in = 64, out = 48;
+  Tensor<float> w = Tensor<float>::normal({out, in}, rng, 0, 1);
+  const Tensor<float> w_rounded = rounded_copy(w);
+  w.hold_in_bf16();
+  const Tensor<float> x0 = Tensor<float>::normal({rows, in}, rng, 0, 1);
+  const Tensor<float> dy0 = Tensor<float>::normal({rows, out}, rng, 0, 1);
+  Tensor<float> x = x0.clone().requires_grad_();
+  const Tensor<float> y = matmul_nt(x, w);
+  sum((y + matmul_nt(x, w)) * dy0).backward();  // dx = 2·dy·W, accumulated in two products
+  const Tensor<float> x_in = on_bf16_units ? rounded_copy(x0) : x0;
+  const Tensor<float> dy_in = on_bf16_units ? rounded_copy(dy0) : dy0;
+  const Tensor<float> y_ref = matmul_nt(x_in, w_rounded), dx_ref = matmul(dy_in, w_rounded) * 2.0f;
+  for (Index i = 0; i < y.numel(); ++i) CHECK(y[i] == Approx(y_ref[i]).epsilon(1e-5).margin(1e-4));
+  for (Index i = 0; i < x.numel(); ++i) CHECK(x.grad()[i] == Approx(dx_ref[i]).epsilon(1e-5).margin(1e-4));
 }

@@ -34,9 +34,10 @@ inline float bfloat16_to_float(std::uint16_t b) {
 inline std::uint16_t float_to_bfloat16(float f) {
   std::uint32_t bits;
   std::memcpy(&bits, &f, sizeof bits);
-  if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu) != 0) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<std::uint16_t>(bits >> 16);
+  const std::uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const std::uint32_t quiet_nan = (bits >> 16) | 0x40u;
+  // A select rather than a branch, so that loops over it vectorise.
+  return static_cast<std::uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
 }
 
 /// out[i] = float(in[i]) for n values (the shift-only form, which vectorises; a stored weight is
