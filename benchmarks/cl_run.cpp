@@ -1,7 +1,7 @@
 // cl_run — runs continual-learning methods on a benchmark and writes the accuracy matrix R, the
 // pinned metrics (AA, BWT, FWT, F.Ra, LA), results.json, CSV and SVG plots (BENCHMARKS.md).
 //   cl_run --benchmark textcl|domains|rotated-fmnist|<folder> --methods seq_lora,inc_lora
-//          [--seed N] [--out DIR] [--base CHECKPOINT|MODEL_DIR [--bf16-base]] [--steps N | --epochs N] [--list] [--quick]
+//          [--seed N] [--out DIR] [--base CHECKPOINT|MODEL_DIR [--base-dtype auto|bf16|f32]] [--steps N | --epochs N] [--list] [--quick]
 //          [--checkpoint DIR [--checkpoint-every N] | --resume DIR]
 // The bundled text benchmarks are built into the cache folder on first use (from Debian's
 // packages), and so is the pretrained base each benchmark starts from (cl_bases.hpp); --base names
@@ -9,6 +9,7 @@
 // Built with EVERLORA_MPI, `mpirun -np N cl_run …` trains data-parallel over the N processes
 // (docs/distributed.md): the same R as one process, process 0 alone writes reports and checkpoints.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +40,8 @@ struct Settings {
   std::uint64_t seed = 1;
   std::string out;
   std::string base, tokenizer, targets;
-  bool bf16_base = false;  ///< a model folder's frozen matrices held in bfloat16
+  std::string base_dtype = "auto";  ///< a model folder's frozen matrices: "bf16", "f32" or "auto"
+  bool bf16_base = false;           ///< what base_dtype resolved to
   std::string metric;      ///< scoring of every classification task: "exact_match", "rank" or "" (the stream's)
   bool ceiling = true;     ///< measure each task's single-task ceiling ST (text benchmarks)
   std::string cache = bench::default_cache_dir();
@@ -412,7 +414,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed of the batch order, the adapters' initialisation and the methods' sampling (the bundled benchmarks and bases are built once, with seeds of their own)")->capture_default_str();
   app.add_option("--out", s.out, "output folder (default: cl_results/<benchmark>)");
   app.add_option("--base", s.base, "base model instead of the cached default: a GPT checkpoint (.safetensors) or a Hugging Face model folder (config.json, model.safetensors, tokenizer.json; llama, mistral, qwen2, qwen3, gpt2)");
-  app.add_flag("--bf16-base", s.bf16_base, "hold a model folder's frozen base in bfloat16 (half its memory; LoRA stays float) and run its products on the CPU's bf16 instructions where it has them");
+  app.add_option("--base-dtype", s.base_dtype, "a model folder's frozen base: bf16 (half its memory, its products on the CPU's bf16 instructions where it has them; LoRA stays float), f32, or auto: bf16 when the checkpoint is stored in bfloat16 (config.json's torch_dtype, as the bundled base) and no method trains the base (seq_ft)")
+      ->check(CLI::IsMember({"auto", "bf16", "f32"}))
+      ->capture_default_str();
   app.add_option("--metric", s.metric, "score every classification task by exact_match (greedy output) or rank (most likely label); default: the stream's");
   app.add_flag("!--no-st", s.ceiling, "skip the single-task ceilings ST (one fresh expert per task, trained on it alone)");
   app.add_option("--tokenizer", s.tokenizer, "folder of tokenizer.json for a model folder --base (default: the model folder)");
@@ -531,6 +535,9 @@ int main(int argc, char** argv) {
       if (bench::is_model_folder(base)) {
         const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
         options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
+        s.bf16_base = s.base_dtype == "bf16" ||
+                      (s.base_dtype == "auto" && decoder_config_from_json(read_file(base + "/config.json"), base + "/config.json").torch_dtype == "bfloat16" &&
+                       std::find(methods.begin(), methods.end(), "seq_ft") == methods.end());
         const HfLoadOptions load{s.bf16_base};
         if (s.bf16_base && s.chief) std::fprintf(stderr, "base held in bf16; its products: %s\n", bf16_products_backend().c_str());
         make_text_workload = [=](const Stream& tasks) {

@@ -19,7 +19,7 @@ class SeqFt : public Strategy<T> {
     for (auto& [path, parameter] : workload.model().named_parameters())
       if (parameter.held_in_bf16())
         throw Error(ErrorKind::config, "seq_ft trains every weight of the base, but " + path +
-                                           " is held in bfloat16 (load the base in float: drop --bf16-base)");
+                                           " is held in bfloat16 (load the base in float: cl_run --base-dtype f32)");
     workload.model().unfreeze();
   }
 };
