@@ -37,6 +37,7 @@ namespace fs = std::filesystem;
 
 struct Settings {
   std::string benchmark = "textcl", methods = "i_lora", out = "cl_parallel_results", cache = bench::default_cache_dir();
+  std::string base_dtype = "f32";  // float products: the 2 processes' rounding then differs only in the sums' order
   Index tasks = 2, steps = 40, eval_limit = 10, cores = 0;
   int repeats = 3;
   double loss_tolerance = 1e-5;  // relative, on each task's final loss
@@ -102,7 +103,7 @@ RunOutcome run_cl_run(const std::string& cl_run, const Layout& layout, const Set
                         " --mca pml_monitoring_enable 2 --mca pml_monitoring_enable_output 3 --mca pml_monitoring_filename " +
                         quoted(traffic) + " " + quoted(cl_run) + " --benchmark " + quoted(s.benchmark) + " --methods " + quoted(s.methods) +
                         " --tasks " + std::to_string(s.tasks) + " --eval-limit " + std::to_string(s.eval_limit) + " --cache " + quoted(s.cache) +
-                        " --out " + quoted(dir + "/report");
+                        " --base-dtype " + quoted(s.base_dtype) + " --out " + quoted(dir + "/report");
   if (s.steps > 0) command += " --steps " + std::to_string(s.steps);
   if (s.quick) command += " --quick";
   command += " > " + quoted(dir + "/stdout.jsonl") + " 2> " + quoted(dir + "/stderr.log");
@@ -164,6 +165,8 @@ int main(int argc, char** argv) {
   app.add_option("--loss-tolerance", s.loss_tolerance, "with --check: largest relative difference of a final loss")
       ->capture_default_str();
   app.add_option("--r-tolerance", s.r_tolerance, "with --check: largest difference of an entry of R, in points")->capture_default_str();
+  app.add_option("--base-dtype", s.base_dtype, "cl_run's --base-dtype (bf16 rounds each process's activations on their own, past the default tolerances)")
+      ->capture_default_str();
   app.add_option("--cache", s.cache, "cl_run's cache of benchmarks and bases")->capture_default_str();
   app.add_option("--out", s.out, "folder for the runs' outputs and parallel.svg")->capture_default_str();
   app.add_flag("--quick", s.quick, "cl_run --quick, one repeat (the test suite's check)");
