@@ -193,17 +193,18 @@ void set_metric(Stream& stream, const std::string& metric) {
     if (!task.spec.labels.empty()) task.spec.metric = metric == "rank" ? TaskMetric::rank : TaskMetric::exact_match;
 }
 
-/// Each task's metric and chance level: the percent of the scored test examples (the first
-/// eval_limit, 0: all) that carry the most common output; NaN for a task without labels. The
-/// ceilings are left NaN.
+/// Each task's metric and chance level: the percent of the scored test examples
+/// (limited_examples of eval_limit, 0: all) that carry the most common output; NaN for a task
+/// without labels. The ceilings are left NaN.
 TaskBounds chance_levels(const Stream& stream, Index eval_limit) {
   TaskBounds bounds;
   for (const Task& task : stream.tasks) {
     bounds.metric.push_back(to_string(task.spec.metric));
-    const std::size_t count = eval_limit > 0 ? std::min(task.test.size(), static_cast<std::size_t>(eval_limit)) : task.test.size();
+    const std::vector<Example> scored = limited_examples(task.test, eval_limit);
+    const std::size_t count = scored.size();
     std::map<std::string, std::size_t> seen;
     std::size_t most = 0;
-    for (std::size_t i = 0; i < count; ++i) most = std::max(most, ++seen[task.test[i].output]);
+    for (const Example& ex : scored) most = std::max(most, ++seen[ex.output]);
     bounds.chance.push_back(task.spec.labels.empty() || count == 0 ? std::nan("") : 100.0 * static_cast<double>(most) / static_cast<double>(count));
     bounds.ceiling.push_back(std::nan(""));
   }
@@ -430,7 +431,7 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", s.alpha, "LoRA alpha")->capture_default_str();
   app.add_option("--lora-dropout", s.lora_dropout, "dropout on the LoRA adapters' input while training (PEFT's lora_dropout)")->capture_default_str();
   app.add_option("--tasks", s.tasks, "run only the first N tasks of the stream (0: all; --demo: 3)")->capture_default_str();
-  app.add_option("--eval-limit", s.eval_limit, "score at most this many examples per task (0: all)")->capture_default_str();
+  app.add_option("--eval-limit", s.eval_limit, "score at most this many test examples per task, the labels taken in turn (0: all)")->capture_default_str();
   app.add_option("--gate-fn", s.gate_fn, "AM-LoRA's gate function: sigmoid, softmax or sparsemax")->capture_default_str();
   app.add_option("--am-l1", s.am_l1, "AM-LoRA's weight of the L1 push on the gates")->capture_default_str();
   app.add_option("--mixer-dim", s.mixer_dim, "AM-LoRA's attention width d_a")->capture_default_str();

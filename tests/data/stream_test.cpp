@@ -211,3 +211,19 @@ TEST_CASE("save_stream checks the whole stream before writing anything", "[data]
   s.tasks.clear();
   require_refused(s, {"no tasks"});
 }
+
+TEST_CASE("limited_examples takes the labels in turn, keeps file order, and all when unlimited", "[data][stream]") {
+  const auto ex = [](const std::string& output, const std::string& input) { return Example{"q", input, output}; };
+  const std::vector<Example> test = {ex("a", "1"), ex("a", "2"), ex("a", "3"), ex("b", "4"), ex("a", "5"), ex("c", "6"), ex("b", "7")};
+  const auto inputs = [](const std::vector<Example>& examples) {
+    std::string joined;
+    for (const Example& e : examples) joined += e.input;
+    return joined;
+  };
+  CHECK(inputs(limited_examples(test, 3)) == "146");    // one a, one b, one c
+  CHECK(inputs(limited_examples(test, 5)) == "12467");  // then a second a and b
+  CHECK(inputs(limited_examples(test, 0)) == "1234567");
+  CHECK(inputs(limited_examples(test, 50)) == "1234567");
+  const std::vector<Example> distinct = {ex("x", "1"), ex("y", "2"), ex("z", "3")};
+  CHECK(inputs(limited_examples(distinct, 2)) == "12");
+}

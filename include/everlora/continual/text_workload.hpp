@@ -31,7 +31,7 @@ namespace everlora {
 
 struct TextWorkloadOptions {
   Index max_len = 0;     ///< longest encoded example; 0: the model's context
-  Index eval_limit = 0;  ///< score at most this many examples per split (the first ones); 0: all
+  Index eval_limit = 0;  ///< score at most this many examples per split (limited_examples); 0: all
   Index eval_batch = 16; ///< sequences per forward pass when scoring next_byte and rank tasks (fewer
                          ///< when their logits would pass kEvalLogits values: large vocabularies)
 };
@@ -79,11 +79,11 @@ class TextWorkload : public Workload<T> {
   double score(Index task, Split split) override { return score_part(task, split, {}).percent(); }
   bool supports_shards() const override { return true; }
   /// Exact-match hits out of examples, or correct next bytes out of bytes, on `part`'s range of
-  /// the split's first eval_limit examples.
+  /// the split's scored examples (limited_examples: at most eval_limit, the labels in turn).
   ScoreTally score_part(Index task, Split split, const BatchShard& part) override {
     const Task& t = stream_.tasks.at(static_cast<std::size_t>(task));
-    const std::vector<Example>& all = examples(task, split);
-    const Index count = options_.eval_limit > 0 ? std::min<Index>(static_cast<Index>(all.size()), options_.eval_limit) : static_cast<Index>(all.size());
+    const std::vector<Example> all = limited_examples(examples(task, split), options_.eval_limit);
+    const Index count = static_cast<Index>(all.size());
     if (count == 0) throw Error(ErrorKind::value, "TextWorkload::score: task '" + t.spec.name + "' has no examples in that split");
     const auto [begin, end] = part.range(count);
     const std::vector<Example> mine(all.begin() + begin, all.begin() + end);

@@ -6,7 +6,9 @@
 #ifndef EVERLORA_DATA_TASK_HPP
 #define EVERLORA_DATA_TASK_HPP
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,29 @@ struct Stream {
 
 /// Which split of a task.
 enum class Split { train, dev, test };
+
+/// The examples scored when at most `limit` are (0: all of them, in order). The outputs are taken
+/// in turn (each output's examples in file order, the outputs in order of first appearance), so a
+/// small limit keeps a classification task's labels balanced where the file's first lines may
+/// hold mostly one; a task whose outputs all differ keeps its first `limit` examples.
+inline std::vector<Example> limited_examples(const std::vector<Example>& examples, Index limit) {
+  if (limit <= 0 || limit >= static_cast<Index>(examples.size())) return examples;
+  std::vector<std::vector<std::size_t>> by_output;  // indices, grouped by output
+  std::map<std::string, std::size_t> group_of;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const auto [it, added] = group_of.emplace(examples[i].output, by_output.size());
+    if (added) by_output.emplace_back();
+    by_output[it->second].push_back(i);
+  }
+  std::vector<std::size_t> chosen;
+  for (std::size_t round = 0; static_cast<Index>(chosen.size()) < limit; ++round)
+    for (const auto& group : by_output)
+      if (round < group.size() && static_cast<Index>(chosen.size()) < limit) chosen.push_back(group[round]);
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<Example> out;
+  for (const std::size_t i : chosen) out.push_back(examples[i]);
+  return out;
+}
 
 /// Images with class ids, row-major [count, rows·cols] bytes scaled to [0, 1] by the user.
 struct ImageSet {
