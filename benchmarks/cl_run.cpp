@@ -537,7 +537,7 @@ int main(int argc, char** argv) {
         const TextCodec codec = TextCodec::from_tokenizer(Tokenizer::from_folder(s.tokenizer.empty() ? base : s.tokenizer));
         options.max_len = 512;  // prompts of a few hundred bytes are far fewer tokens
         s.bf16_base = s.base_dtype == "bf16" ||
-                      (s.base_dtype == "auto" && decoder_config_from_json(read_file(base + "/config.json"), base + "/config.json").torch_dtype == "bfloat16" &&
+                      (s.base_dtype == "auto" && load_model_config(base).torch_dtype == "bfloat16" &&
                        std::find(methods.begin(), methods.end(), "seq_ft") == methods.end());
         const HfLoadOptions load{s.bf16_base};
         if (s.bf16_base && s.chief) std::fprintf(stderr, "base held in bf16; its products: %s\n", bf16_products_backend().c_str());

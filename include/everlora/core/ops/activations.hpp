@@ -17,6 +17,13 @@ template <class T>
 T sigmoid_value(T v) {
   return T(1) / (T(1) + std::exp(-v));
 }
+
+/// σ of each element of an Eigen array, vectorised (Eigen's exp), evaluated once.
+template <class Array>
+auto sigmoid_values(const Array& v) {
+  using Scalar = typename Array::Scalar;
+  return (Scalar(1) + (-v).exp()).inverse().eval();
+}
 }  // namespace detail
 
 /// max(x, 0). The derivative at 0 is taken as 0.
@@ -72,7 +79,7 @@ Tensor<T> silu(const Tensor<T>& x) {
       T* gx = detail::grad_ptr(x);
       parallel_for(n, 8192, [&](Index i0, Index i1) {
         auto v = detail::ConstVecMap<T>(x.data() + i0, i1 - i0).array();
-        const auto s = (T(1) + (-v).exp()).inverse().eval();
+        const auto s = detail::sigmoid_values(v);
         detail::VecMap<T>(gx + i0, i1 - i0).array() +=
             detail::ConstVecMap<T>(dy + i0, i1 - i0).array() * s * (T(1) + v * (T(1) - s));
       });
@@ -100,7 +107,7 @@ Tensor<T> swiglu(const Tensor<T>& gate, const Tensor<T>& up) {
       parallel_for(n, 8192, [&](Index i0, Index i1) {
         auto g = detail::ConstVecMap<T>(gate.data() + i0, i1 - i0).array();
         auto d = detail::ConstVecMap<T>(dy + i0, i1 - i0).array();
-        const auto s = (T(1) + (-g).exp()).inverse().eval();
+        const auto s = detail::sigmoid_values(g);
         if (g_gate)
           detail::VecMap<T>(g_gate + i0, i1 - i0).array() +=
               d * detail::ConstVecMap<T>(up.data() + i0, i1 - i0).array() * s * (T(1) + g * (T(1) - s));
